@@ -1,0 +1,253 @@
+#!/usr/bin/env node
+/**
+ * aks-acr-audit: the command line, a second edge over the same core as the Functions app.
+ * Exit codes: 0 completed, 1 could not complete, 2 bad input, 3 a finding at or above --fail-on failed.
+ */
+import os from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { AuditError, runAudit, type AuditResult } from "./core/audit.js";
+import { cloudByName, CLOUD_NAMES, type Cloud } from "./core/clouds.js";
+import { SEVERITIES, STATUSES, severityRank, type Finding, type Severity, type Status } from "./core/findings.js";
+import { scopeKeyOf, type AuditScope } from "./core/ports.js";
+import { renderFindingsTable, renderReport, runHeadline, style } from "./report.js";
+import { openDiscovery, openStore, type Opened } from "./local.js";
+
+export class UsageError extends Error {
+  readonly code = "UsageError";
+}
+
+const USAGE = `Usage: aks-acr-audit <command> [options]
+
+Commands:
+  run        audit the tenant (or --estate FILE offline) and store the results
+  runs       list past runs
+  findings   list the current findings from the store
+
+Options of run:
+  --estate FILE            audit an estate file through the local ARM simulator (no Azure)
+  --data-dir DIR           where the embedded store keeps its files (default .aks-acr-audit)
+  --management-group ID    audit one management group (default: every readable subscription)
+  --cloud NAME             ${CLOUD_NAMES.join(" | ")} (default AzureCloud, or the estate's cloud)
+  --arm-private-link       the tenant uses ARM private link (custom-role wildcards grant pull)
+  --fail-on SEVERITY       exit 3 when a finding at or above SEVERITY fails (low|medium|high|critical)
+  --json                   print one JSON document
+
+Options of findings: --status S  --severity S (minimum)  --cluster ID|NAME  --data-dir DIR  --json
+Options of runs:     --top N  --data-dir DIR  --json
+`;
+
+interface Io {
+  out(s: string): void;
+  err(s: string): void;
+  isTty: boolean;
+  env: Record<string, string | undefined>;
+}
+
+function parse(args: string[], options: Parameters<typeof parseArgs>[0]["options"]) {
+  try {
+    return parseArgs({ args, options, strict: true, allowPositionals: false });
+  } catch (e) {
+    throw new UsageError((e as Error).message.split("\n")[0]);
+  }
+}
+
+function severityArg(v: string | undefined, flag: string): Severity | undefined {
+  if (v === undefined) return undefined;
+  if (!SEVERITIES.includes(v as Severity)) throw new UsageError(`${flag} must be one of ${SEVERITIES.join(", ")} (got '${v}')`);
+  return v as Severity;
+}
+
+function cloudArg(v: string | undefined): Cloud | undefined {
+  if (v === undefined) return undefined;
+  const c = cloudByName(v);
+  if (!c) throw new UsageError(`--cloud must be one of ${CLOUD_NAMES.join(", ")} (got '${v}')`);
+  return c;
+}
+
+function scopeArg(mg: string | undefined): AuditScope {
+  if (mg === undefined) return { kind: "tenant" };
+  if (!/^[A-Za-z0-9._()-]{1,90}$/.test(mg)) throw new UsageError(`--management-group '${mg}' is not a management group ID`);
+  return { kind: "managementGroup", managementGroup: mg };
+}
+
+/** JSON shape of `run --json` (a contract other tools parse). */
+export function toJsonDocument(result: Pick<AuditResult, "run" | "findings">): unknown {
+  const r = result.run;
+  return {
+    run: { id: r.id, startedAt: r.startedAt, finishedAt: r.finishedAt, status: r.status, scopes: r.scopes, counts: r.counts, missed: r.missed, warnings: r.warnings },
+    findings: result.findings.map(findingJson),
+  };
+}
+
+export function findingJson(f: Finding): Record<string, unknown> {
+  return {
+    ruleId: f.ruleId,
+    status: f.status,
+    severity: f.severity,
+    reason: f.reason,
+    change: f.change,
+    previousStatus: f.previousStatus,
+    clusterId: f.clusterId,
+    registryId: f.registryId,
+    message: f.message,
+    evidence: f.evidence,
+    exemption: f.exemption ?? null,
+    remediation: f.remediation ?? null,
+  };
+}
+
+/** Failing, not exempted, not removed findings at or above `min`. */
+export function failsGate(findings: Finding[], min: Severity): Finding[] {
+  return findings.filter((f) => f.status === "fail" && !f.exemption && f.change !== "removed" && severityRank(f.severity) >= severityRank(min));
+}
+
+async function cmdRun(args: string[], io: Io): Promise<number> {
+  const { values } = parse(args, {
+    estate: { type: "string" },
+    "data-dir": { type: "string" },
+    "management-group": { type: "string" },
+    cloud: { type: "string" },
+    "arm-private-link": { type: "boolean" },
+    "fail-on": { type: "string" },
+    json: { type: "boolean" },
+  });
+  const failOn = severityArg(values["fail-on"] as string | undefined, "--fail-on");
+  const scope = scopeArg(values["management-group"] as string | undefined);
+  const cloudFlag = cloudArg(values.cloud as string | undefined);
+  const started = Date.now();
+  let lastProgress = "";
+  const progress = (m: string): void => {
+    lastProgress = m;
+    if (Date.now() - started > 1000) io.err(`aks-acr-audit: ${m}`);
+  };
+  const opened: Opened[] = [];
+  try {
+    const discovery = await openDiscovery({ estate: values.estate as string | undefined, cloud: cloudFlag, env: io.env });
+    opened.push(discovery);
+    const store = await openStore({ dataDir: values["data-dir"] as string | undefined, env: io.env });
+    opened.push(store);
+    const result = await runAudit(
+      { discovery: discovery.discovery, store: store.store },
+      {
+        scope,
+        cloud: discovery.cloud,
+        armPrivateLink: Boolean(values["arm-private-link"]) || /^true$/i.test(io.env.AUDIT_TENANT_ARM_PRIVATE_LINK ?? ""),
+        holder: `cli:${os.hostname()}:${process.pid}`,
+        retentionDays: Number(io.env.RETENTION_DAYS ?? 90) || 90,
+        observer: { progress },
+      },
+    );
+    if (values.json) io.out(JSON.stringify(toJsonDocument(result)));
+    else io.out(renderReport(result.run, result.findings, result.attachments, style(io.isTty)));
+    if (failOn && failsGate(result.findings, failOn).length) {
+      if (!values.json) io.err(`aks-acr-audit: ${failsGate(result.findings, failOn).length} finding(s) at or above ${failOn} fail`);
+      return 3;
+    }
+    return 0;
+  } catch (err) {
+    if (err instanceof AuditError && err.code === "LeaseHeld") {
+      io.err(`aks-acr-audit: ${err.message}`);
+      return 1;
+    }
+    throw Object.assign(err as Error, { during: lastProgress });
+  } finally {
+    for (const o of opened.reverse()) await o.close().catch(() => undefined);
+  }
+}
+
+async function cmdRuns(args: string[], io: Io): Promise<number> {
+  const { values } = parse(args, { "data-dir": { type: "string" }, "management-group": { type: "string" }, top: { type: "string" }, json: { type: "boolean" } });
+  const top = values.top === undefined ? 20 : Number(values.top);
+  if (!Number.isInteger(top) || top < 1 || top > 1000) throw new UsageError(`--top must be a whole number from 1 to 1000`);
+  const store = await openStore({ dataDir: values["data-dir"] as string | undefined, env: io.env });
+  try {
+    const runs = await store.store.listRuns(scopeKeyOf(scopeArg(values["management-group"] as string | undefined)), top);
+    if (values.json) io.out(JSON.stringify({ value: runs }));
+    else io.out(runs.length ? runs.map(runHeadline).join("\n") : "No runs yet: run `aks-acr-audit run` first.");
+    return 0;
+  } finally {
+    await store.close();
+  }
+}
+
+async function cmdFindings(args: string[], io: Io): Promise<number> {
+  const { values } = parse(args, {
+    "data-dir": { type: "string" },
+    "management-group": { type: "string" },
+    status: { type: "string" },
+    severity: { type: "string" },
+    cluster: { type: "string" },
+    json: { type: "boolean" },
+  });
+  const status = values.status as string | undefined;
+  if (status !== undefined && !STATUSES.includes(status as Status)) throw new UsageError(`--status must be one of ${STATUSES.join(", ")} (got '${status}')`);
+  const severity = severityArg(values.severity as string | undefined, "--severity");
+  const cluster = values.cluster as string | undefined;
+  const store = await openStore({ dataDir: values["data-dir"] as string | undefined, env: io.env });
+  try {
+    const state = await store.store.loadState(scopeKeyOf(scopeArg(values["management-group"] as string | undefined)));
+    const matchCluster = (f: Finding): boolean => {
+      if (!cluster) return true;
+      if (!f.clusterId) return false;
+      return cluster.startsWith("/") ? f.clusterId.toLowerCase() === cluster.toLowerCase() : path.posix.basename(f.clusterId).toLowerCase() === cluster.toLowerCase();
+    };
+    const findings = state.findings.filter(
+      (f) => (!status || f.status === status) && (!severity || severityRank(f.severity) >= severityRank(severity)) && matchCluster(f),
+    );
+    if (values.json) io.out(JSON.stringify({ value: findings.map(findingJson) }));
+    else io.out(findings.length ? renderFindingsTable(findings, style(io.isTty)) : "No findings match.");
+    return 0;
+  } finally {
+    await store.close();
+  }
+}
+
+export async function main(argv: string[], io: Io): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case "run":
+        return await cmdRun(rest, io);
+      case "runs":
+        return await cmdRuns(rest, io);
+      case "findings":
+        return await cmdFindings(rest, io);
+      case "help":
+      case "--help":
+      case "-h":
+        io.out(USAGE);
+        return 0;
+      case undefined:
+        io.err(USAGE);
+        return 2;
+      default:
+        throw new UsageError(`unknown command '${command}' (try --help)`);
+    }
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    if (e instanceof UsageError || e.code === "UsageError" || e.code === "EstateInvalid" || e.code === "ConfigInvalid") {
+      io.err(`aks-acr-audit: ${e.message}`);
+      return 2;
+    }
+    io.err(`aks-acr-audit: ${e.message.split("\n")[0]}`);
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2), {
+    out: (s) => process.stdout.write(s + "\n"),
+    err: (s) => process.stderr.write(s + "\n"),
+    isTty: Boolean(process.stdout.isTTY),
+    env: process.env,
+  }).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err) => {
+      process.stderr.write(`aks-acr-audit: ${(err as Error).message}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

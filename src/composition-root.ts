@@ -1,0 +1,68 @@
+/**
+ * Builds the adapters once per process and wires them into the core: against Azure (managed identity or
+ * a developer's `az login`), or against the ARM simulator serving an estate file (local default, tests).
+ */
+import { AuthorizationManagementClient } from "@azure/arm-authorization";
+import { ResourceGraphClient } from "@azure/arm-resourcegraph";
+import type { TokenCredential } from "@azure/core-auth";
+import type { HttpClient, PipelinePolicy } from "@azure/core-rest-pipeline";
+import type { Cloud } from "./core/clouds.js";
+import type { AuditStore } from "./core/ports.js";
+import { ResourceGraphDiscovery } from "./adapters/resource-graph/discovery.js";
+import { QuotaLimiter, throttleCapPolicy } from "./adapters/resource-graph/quota-limiter.js";
+
+/** Subscription ID the authorization client requires even for scope-level calls. */
+const PLACEHOLDER_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000";
+
+export interface DiscoveryOptions {
+  cloud: Cloud;
+  credential: TokenCredential;
+  /** The transport: the ARM simulator locally, the SDK default (undefined) in Azure. */
+  httpClient?: HttpClient;
+  /** SDK retry options; defaults are the SDK's (3 retries). Tests pass small delays. */
+  retryOptions?: { maxRetries?: number; retryDelayInMs?: number; maxRetryDelayInMs?: number };
+  /** Longest Retry-After the auditor honours before giving up a request (bounded run time). */
+  maxRetryAfterMs?: number;
+  concurrency?: number;
+  /** Extra pipeline policies (telemetry). */
+  policies?: PipelinePolicy[];
+}
+
+export function buildDiscovery(opts: DiscoveryOptions): ResourceGraphDiscovery {
+  const throttle = { maxRetryAfterMs: opts.maxRetryAfterMs ?? 30_000, defaultRetryAfterMs: 2_000 };
+  const common = {
+    endpoint: opts.cloud.armEndpoint,
+    credentialScopes: [opts.cloud.armAudience],
+    httpClient: opts.httpClient,
+    retryOptions: opts.retryOptions,
+    userAgentOptions: { userAgentPrefix: "aks-acr-auditor" },
+  };
+  const resourceGraph = new ResourceGraphClient(opts.credential, common);
+  const limiter = new QuotaLimiter(throttle);
+  resourceGraph.pipeline.addPolicy(limiter.policy(), { afterPhase: "Retry" });
+  const authorizationStats = { requests: 0, throttled: 0 };
+  const authorization = new AuthorizationManagementClient(opts.credential, PLACEHOLDER_SUBSCRIPTION, common);
+  authorization.pipeline.addPolicy(throttleCapPolicy(throttle, authorizationStats), { afterPhase: "Retry" });
+  for (const p of opts.policies ?? []) {
+    resourceGraph.pipeline.addPolicy(p, { afterPhase: "Retry" });
+    authorization.pipeline.addPolicy(p, { afterPhase: "Retry" });
+  }
+  return new ResourceGraphDiscovery(
+    { resourceGraph, authorization, authorizationStats, limiterStats: () => limiter.stats },
+    { concurrency: opts.concurrency },
+  );
+}
+
+/**
+ * The Azure credential: managed identity in Azure (AZURE_CLIENT_ID selects a user-assigned one), the
+ * developer's Azure CLI login on a workstation. Built only when auditing real Azure.
+ */
+export async function azureCredential(cloud: Cloud, managedIdentityClientId?: string): Promise<TokenCredential> {
+  const { DefaultAzureCredential } = await import("@azure/identity");
+  return new DefaultAzureCredential({ authorityHost: cloud.authorityHost, managedIdentityClientId });
+}
+
+export interface Runtime {
+  store: AuditStore;
+  close(): Promise<void>;
+}

@@ -1,0 +1,281 @@
+/**
+ * The audit use case: discover -> infer attachments -> evaluate rules -> drift -> exemptions -> store.
+ * The CLI and the timer function both call `runAudit`; neither knows the steps.
+ */
+import { inferAttachments } from "./attachments.js";
+import type { Cloud } from "./clouds.js";
+import { applyDrift, previousKubelets } from "./drift.js";
+import { applyExemptions } from "./exemptions.js";
+import type { Attachment, Finding } from "./findings.js";
+import { CHANGES, STATUSES } from "./findings.js";
+import { emptyNetworkFacts, type Inventory } from "./inventory.js";
+import { InventoryIndex } from "./inventory-index.js";
+import type {
+  AuditObserver,
+  AuditScope,
+  AuditStore,
+  DiscoveryPort,
+  NetworkNeeds,
+  Partial as PartialResult,
+  RunCounts,
+  RunRecord,
+  RunWarning,
+  StoredAttachment,
+  StoredState,
+} from "./ports.js";
+import { scopeKeyOf } from "./ports.js";
+import { normalizeId, parentOf, roleDefinitionGuid, subscriptionOf, uniqueIds } from "./resource-id.js";
+import { evaluateAll, hasManagedKubelet } from "./rules.js";
+import { remediate } from "./remediation.js";
+
+export class AuditError extends Error {
+  constructor(
+    readonly code: "LeaseHeld" | "DiscoveryFailed" | "StoreFailed",
+    message: string,
+    readonly run?: RunRecord,
+  ) {
+    super(message);
+  }
+}
+
+export interface AuditOptions {
+  scope: AuditScope;
+  cloud: Cloud;
+  armPrivateLink: boolean;
+  /** Who holds the run lease (host name, invocation ID). */
+  holder: string;
+  leaseSeconds?: number;
+  retentionDays?: number;
+  now?: () => Date;
+  newRunId?: (now: Date) => string;
+  observer?: AuditObserver;
+}
+
+export interface AuditResult {
+  run: RunRecord;
+  findings: Finding[];
+  attachments: Attachment[];
+}
+
+export function defaultRunId(now: Date): string {
+  const stamp = now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  const hex = Math.floor(Math.random() * 0x100000000).toString(16).padStart(8, "0");
+  return `${stamp}-${hex}`;
+}
+
+export function emptyCounts(): RunCounts {
+  return {
+    total: 0,
+    byStatus: Object.fromEntries(STATUSES.map((s) => [s, 0])) as RunCounts["byStatus"],
+    byStatusSeverity: {},
+    byChange: Object.fromEntries(CHANGES.map((c) => [c, 0])) as RunCounts["byChange"],
+    openFailing: 0,
+    exempted: 0,
+  };
+}
+
+export function countFindings(findings: Finding[]): RunCounts {
+  const c = emptyCounts();
+  for (const f of findings) {
+    c.total++;
+    c.byChange[f.change]++;
+    if (f.change === "removed") continue;
+    c.byStatus[f.status]++;
+    const k = `${f.status}:${f.severity}`;
+    c.byStatusSeverity[k] = (c.byStatusSeverity[k] ?? 0) + 1;
+    if (f.exemption) c.exempted++;
+    else if (f.status === "fail") c.openFailing++;
+  }
+  return c;
+}
+
+/** Reads the estate through the discovery port, collecting what could not be read. */
+export async function discover(
+  discovery: DiscoveryPort,
+  scope: AuditScope,
+  cloud: Cloud,
+  previous: Pick<StoredState, "attachments" | "forgotten">,
+  progress: (m: string) => void = () => {},
+  filter?: { clusterIds?: string[] },
+): Promise<{ inventory: Inventory; index: InventoryIndex; attachments: Attachment[] }> {
+  const subscriptions = await discovery.listSubscriptions(scope);
+  const subIds = subscriptions.map((s) => s.subscriptionId);
+  progress(`${subIds.length} readable subscriptions`);
+  const failedSubs = new Set<string>();
+  const missed = new Set<string>();
+  // Failures of the subject queries (clusters, registries) make a subscription's subjects not visible;
+  // failures of the others are recorded per query (and subscription) for the rules that read them.
+  const take = <T>(name: string, r: PartialResult<T>, subjects = false): T[] => {
+    for (const s of r.failedSubscriptions) {
+      if (subjects) failedSubs.add(s.toLowerCase());
+      missed.add(`${name}:${s.toLowerCase()}`);
+    }
+    r.failedQueries.forEach((q) => missed.add(q));
+    return r.items;
+  };
+  const [clustersAll, registries] = await Promise.all([
+    discovery.listClusters(scope, subIds).then((r) => take("clusters", r, true)),
+    discovery.listRegistries(scope, subIds).then((r) => take("registries", r, true)),
+  ]);
+  const wanted = filter?.clusterIds ? new Set(filter.clusterIds.map(normalizeId)) : undefined;
+  const clusters = wanted ? clustersAll.filter((c) => wanted.has(normalizeId(c.id))) : clustersAll;
+  progress(`${clusters.length} clusters, ${registries.length} registries`);
+  const principals = uniqueIds(clusters.filter(hasManagedKubelet).map((c) => c.kubeletObjectId!));
+  const roleAssignments = take("roleAssignments", await discovery.listRoleAssignments(scope, subIds, principals));
+  const guids = [...new Set(roleAssignments.map((a) => roleDefinitionGuid(a.roleDefinitionId)))];
+  const roleDefinitions = take("roleDefinitions", await discovery.getRoleDefinitions(scope, subIds, guids));
+
+  const inventory: Inventory = {
+    subscriptions,
+    clusters,
+    registries,
+    roleAssignments,
+    roleDefinitions,
+    replications: [],
+    network: emptyNetworkFacts(),
+    failedSubscriptions: [...failedSubs],
+    missed: [...missed],
+  };
+  let index = new InventoryIndex(inventory, cloud);
+  const attachments = inferAttachments(index, previous);
+  progress(`${attachments.length} attachments`);
+
+  // Network facts and replications: only what the attachments reference.
+  const attachedRegistries = uniqueIds(attachments.map((a) => a.registryId)).filter((id) => index.registries.has(id));
+  const attachedClusters = uniqueIds(attachments.map((a) => a.clusterId));
+  const needs: NetworkNeeds = { vnetIds: [], nodeResourceGroups: [], privateEndpointIds: [], outboundIpIds: [], privateLinkZone: cloud.privateLinkZone };
+  for (const id of attachedClusters) {
+    const c = index.clusters.get(id);
+    if (!c) continue;
+    for (const p of c.nodePools) {
+      if (p.vnetSubnetId) needs.vnetIds.push(parentOf(p.vnetSubnetId));
+      else if (c.nodeResourceGroup) needs.nodeResourceGroups.push({ subscriptionId: c.subscriptionId, resourceGroup: c.nodeResourceGroup });
+    }
+    needs.outboundIpIds.push(...c.loadBalancerOutboundIps, ...c.natGatewayOutboundIps);
+  }
+  for (const id of attachedRegistries) {
+    const r = index.registries.get(id)!;
+    for (const p of r.privateEndpointConnections) if (p.privateEndpointId) needs.privateEndpointIds.push(p.privateEndpointId);
+  }
+  needs.vnetIds = uniqueIds(needs.vnetIds);
+  needs.privateEndpointIds = uniqueIds(needs.privateEndpointIds);
+  needs.outboundIpIds = uniqueIds(needs.outboundIpIds);
+  const rgSeen = new Set<string>();
+  needs.nodeResourceGroups = needs.nodeResourceGroups.filter((g) => {
+    const k = `${g.subscriptionId}/${g.resourceGroup}`.toLowerCase();
+    return rgSeen.has(k) ? false : (rgSeen.add(k), true);
+  });
+  const [network, replications] = await Promise.all([
+    attachments.length ? discovery.listNetworkFacts(scope, subIds, needs) : Promise.resolve(null),
+    attachedRegistries.length
+      ? discovery.listReplications(scope, uniqueIds(attachedRegistries.map((id) => subscriptionOf(id)!)), attachedRegistries)
+      : Promise.resolve(null),
+  ]);
+  if (network) {
+    const items = take("network", network);
+    inventory.network = items.length ? items[0] : emptyNetworkFacts();
+  }
+  if (replications) inventory.replications = take("replications", replications);
+  inventory.failedSubscriptions = [...failedSubs];
+  inventory.missed = [...missed];
+  index = new InventoryIndex(inventory, cloud);
+  return { inventory, index, attachments };
+}
+
+/** Evaluates every rule and applies drift and exemptions (pure). */
+export function assess(
+  index: InventoryIndex,
+  attachments: Attachment[],
+  previous: StoredState,
+  opts: { armPrivateLink: boolean; now: Date },
+): { findings: Finding[]; warnings: RunWarning[] } {
+  const evaluations = evaluateAll(index, attachments, { armPrivateLink: opts.armPrivateLink, previousKubelet: previousKubelets(previous.findings) });
+  const findings = applyDrift(evaluations, previous.findings, index, attachments);
+  const warnings = applyExemptions(findings, index, previous.exemptions, opts.now);
+  for (const f of findings) f.remediation = remediate(f, index);
+  return { findings, warnings };
+}
+
+/** What to remember: current attachments, plus remembered pairs of clusters that are not visible now. */
+export function attachmentsToRemember(index: InventoryIndex, attachments: Attachment[], previous: StoredState): StoredAttachment[] {
+  const out: StoredAttachment[] = attachments.map((a) => ({ clusterId: a.clusterId, registryId: a.registryId, sources: a.sources }));
+  for (const p of previous.attachments) {
+    if (index.clusters.has(p.clusterId)) continue;
+    if (index.visibilityOfId(p.clusterId) !== "visible") out.push(p); // not visible: keep remembering
+  }
+  return out;
+}
+
+/** Runs one audit of a scope under the run lease and stores it. */
+export async function runAudit(
+  deps: { discovery: DiscoveryPort; store: AuditStore },
+  opts: AuditOptions,
+): Promise<AuditResult> {
+  const now = opts.now ?? (() => new Date());
+  const scopeKey = scopeKeyOf(opts.scope);
+  const progress = (m: string): void => opts.observer?.progress?.(m);
+  const lease = await deps.store.acquireLease(scopeKey, opts.holder, opts.leaseSeconds ?? 3600);
+  if (!lease.acquired) {
+    throw new AuditError("LeaseHeld", `Another audit of scope '${scopeKey}' is running (held by ${lease.holder} until ${lease.expiresAt})`);
+  }
+  const started = now();
+  const run: RunRecord = {
+    id: (opts.newRunId ?? defaultRunId)(started),
+    scope: scopeKey,
+    startedAt: started.toISOString(),
+    finishedAt: null,
+    durationMs: null,
+    status: "running",
+    scopes: [],
+    missed: [],
+    warnings: [],
+    counts: emptyCounts(),
+    stats: { resourceGraphRequests: 0, armRequests: 0, throttled: 0, tableOperations: 0 },
+  };
+  const opsBefore = deps.store.operations();
+  const finish = (): void => {
+    const end = now();
+    run.finishedAt = end.toISOString();
+    run.durationMs = end.getTime() - started.getTime();
+    const s = deps.discovery.stats();
+    run.stats = { resourceGraphRequests: s.resourceGraphRequests, armRequests: s.armRequests, throttled: s.throttled, tableOperations: deps.store.operations() - opsBefore };
+  };
+  try {
+    const previous = await deps.store.loadState(scopeKey);
+    await deps.store.startRun(scopeKey, run);
+    let result: AuditResult;
+    try {
+      progress("discovering");
+      const { inventory, index, attachments } = await discover(deps.discovery, opts.scope, opts.cloud, previous, progress);
+      run.scopes = opts.scope.kind === "managementGroup" ? [`mg:${opts.scope.managementGroup}`] : inventory.subscriptions.map((s) => s.subscriptionId);
+      run.missed = [
+        ...inventory.failedSubscriptions.map((s) => `subscription:${s}`),
+        ...inventory.missed.filter((q) => !/^(clusters|registries):/.test(q)).map((q) => `query:${q}`),
+      ];
+      progress("evaluating");
+      const { findings, warnings } = assess(index, attachments, previous, { armPrivateLink: opts.armPrivateLink, now: started });
+      run.warnings = warnings;
+      run.counts = countFindings(findings);
+      run.status = run.missed.length ? "partial" : "succeeded";
+      result = { run, findings, attachments };
+      progress(`storing ${findings.length} findings`);
+      finish();
+      await deps.store.commitRun(scopeKey, run, previous, { findings, attachments: attachmentsToRemember(index, attachments, previous) });
+      finish();
+    } catch (err) {
+      run.status = "failed";
+      run.error = err instanceof Error ? err.message : String(err);
+      finish();
+      await deps.store.failRun(scopeKey, run).catch(() => undefined);
+      throw err instanceof AuditError ? err : new AuditError("DiscoveryFailed", `Audit failed: ${run.error}`, run);
+    }
+    if (opts.retentionDays) {
+      const before = new Date(started.getTime() - opts.retentionDays * 86_400_000);
+      await deps.store.pruneHistory(scopeKey, before).catch(() => undefined);
+    }
+    opts.observer?.runCompleted?.(result.run, result.findings);
+    return result;
+  } finally {
+    await deps.store.releaseLease(lease.lease).catch(() => undefined);
+  }
+}

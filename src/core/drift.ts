@@ -1,0 +1,101 @@
+/**
+ * Drift (rules.md "Drift"): each finding's change against the previous run, `removed` only for subjects
+ * that are visibly gone, `unknown`/`not-visible` for subjects that are merely not visible.
+ */
+import { NOT_VISIBLE } from "./catalog.js";
+import type { Attachment, Evaluation, Finding } from "./findings.js";
+import { findingKey } from "./findings.js";
+import type { InventoryIndex } from "./inventory-index.js";
+import { normalizeId, subscriptionOf } from "./resource-id.js";
+
+/** Why an earlier finding has no evaluation in this run. */
+export type Disposition = { kind: "removed"; why: string } | { kind: "not-visible"; why: string };
+
+export function dispositionOf(prev: Finding, idx: InventoryIndex, attachments: Map<string, Attachment>): Disposition {
+  if (prev.clusterId) {
+    const cluster = idx.clusters.get(prev.clusterId);
+    if (!cluster) {
+      const vis = idx.visibilityOfId(prev.clusterId);
+      return vis === "visible"
+        ? { kind: "removed", why: "cluster deleted" }
+        : { kind: "not-visible", why: `subscription ${subscriptionOf(prev.clusterId) ?? "?"} ${vis === "failed" ? "could not be read in this run" : "is not readable"}` };
+    }
+    if (!prev.registryId) return { kind: "removed", why: "rule no longer applies" };
+    const att = attachments.get(`${normalizeId(prev.clusterId)}|${normalizeId(prev.registryId)}`);
+    if (!att) return { kind: "removed", why: "attachment ended" };
+  }
+  if (prev.registryId && !idx.registries.get(prev.registryId)) {
+    const sub = subscriptionOf(prev.registryId);
+    const vis = idx.visibility(sub);
+    if (sub && vis === "visible") return { kind: "removed", why: "registry deleted" };
+    if (!sub) return { kind: "not-visible", why: "registry name does not resolve" };
+    return { kind: "not-visible", why: `registry's subscription ${sub} ${vis === "failed" ? "could not be read in this run" : "is not readable"}` };
+  }
+  return { kind: "removed", why: "rule no longer applies" };
+}
+
+/**
+ * Applies drift to this run's evaluations. `previous` is the committed state's findings (including those
+ * reported `removed` last time, which now disappear).
+ */
+export function applyDrift(
+  evaluations: Evaluation[],
+  previous: Finding[],
+  idx: InventoryIndex,
+  attachments: Attachment[],
+): Finding[] {
+  const prevByKey = new Map<string, Finding>();
+  for (const p of previous) prevByKey.set(findingKey(p), p);
+  const attByKey = new Map<string, Attachment>();
+  for (const a of attachments) attByKey.set(`${normalizeId(a.clusterId)}|${normalizeId(a.registryId)}`, a);
+
+  const out: Finding[] = [];
+  const seen = new Set<string>();
+  for (const e of evaluations) {
+    const k = findingKey(e);
+    if (seen.has(k)) continue;
+    seen.add(k);
+    const prev = prevByKey.get(k);
+    const subscriptionId = subscriptionOf(e.clusterId ?? e.registryId ?? "") ?? null;
+    if (!prev || prev.change === "removed") {
+      out.push({ ...e, change: "new", previousStatus: null, subscriptionId });
+    } else if (prev.status !== e.status) {
+      out.push({ ...e, change: "changed", previousStatus: prev.status, subscriptionId });
+    } else {
+      out.push({ ...e, change: "unchanged", previousStatus: null, subscriptionId });
+    }
+  }
+  for (const prev of previous) {
+    const k = findingKey(prev);
+    if (seen.has(k) || prev.change === "removed") continue;
+    seen.add(k);
+    const d = dispositionOf(prev, idx, attByKey);
+    if (d.kind === "removed") {
+      out.push({ ...prev, change: "removed", previousStatus: prev.status, evidence: { ...prev.evidence, removedBecause: d.why } });
+    } else {
+      const already = prev.status === "unknown" && prev.reason === NOT_VISIBLE;
+      const lastKnown = already ? (prev.evidence.lastKnownStatus ?? "unknown") : prev.status;
+      out.push({
+        ...prev,
+        status: "unknown",
+        reason: NOT_VISIBLE,
+        change: prev.status === "unknown" ? "unchanged" : "changed",
+        previousStatus: prev.status === "unknown" ? null : prev.status,
+        message: `Not visible in this run (${d.why}); last known status: ${String(lastKnown)}`,
+        evidence: already ? prev.evidence : { lastKnownStatus: prev.status, lastKnownReason: prev.reason, lastKnownEvidence: prev.evidence, notVisibleBecause: d.why },
+      });
+    }
+  }
+  return out;
+}
+
+/** Kubelet objectIds the previous run saw, by normalised cluster ID. */
+export function previousKubelets(previous: Finding[]): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const f of previous) {
+    if (f.ruleId !== "identity.kubelet-changed" || !f.clusterId) continue;
+    const id = f.evidence.kubeletObjectId ?? (f.evidence.lastKnownEvidence as Record<string, unknown> | undefined)?.kubeletObjectId;
+    if (typeof id === "string") m.set(f.clusterId.toLowerCase(), id);
+  }
+  return m;
+}

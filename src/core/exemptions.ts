@@ -1,0 +1,97 @@
+/**
+ * Exemptions (rules.md "Exemptions"): from the `aks-acr-audit-exempt` tag on clusters and registries and
+ * from the API. An exempted finding keeps its status and gains `exemption`; expiry is inclusive, in UTC.
+ */
+import { tagValue } from "./attachments.js";
+import { RULE_IDS } from "./catalog.js";
+import type { Exemption, Finding } from "./findings.js";
+import type { InventoryIndex } from "./inventory-index.js";
+import type { ApiExemption, RunWarning } from "./ports.js";
+import { sameId } from "./resource-id.js";
+
+export const EXEMPT_TAG = "aks-acr-audit-exempt";
+
+export interface TagExemption {
+  ruleId: string;
+  expiresOn: string | null;
+}
+
+/** `YYYY-MM-DD` that is a real calendar date. */
+export function isIsoDate(s: string): boolean {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(s)) return false;
+  const d = new Date(`${s}T00:00:00Z`);
+  return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === s;
+}
+
+/** Parses a tag value; malformed entries are returned separately and never exempt. */
+export function parseExemptTag(value: string): { entries: TagExemption[]; malformed: string[] } {
+  const entries: TagExemption[] = [];
+  const malformed: string[] = [];
+  for (const raw of value.split(";")) {
+    const e = raw.trim();
+    if (!e) continue;
+    const m = /^([a-z0-9.-]+)(?:@(.+))?$/i.exec(e);
+    if (!m || !RULE_IDS.includes(m[1]) || (m[2] !== undefined && !isIsoDate(m[2].trim()))) {
+      malformed.push(e);
+      continue;
+    }
+    entries.push({ ruleId: m[1], expiresOn: m[2] ? m[2].trim() : null });
+  }
+  return { entries, malformed };
+}
+
+/** Whether an exemption with this expiry applies on `today` (`YYYY-MM-DD`, UTC). */
+export function activeOn(expiresOn: string | null, today: string): boolean {
+  return expiresOn === null || today <= expiresOn;
+}
+
+/**
+ * Sets or clears `exemption` on every finding, returning warnings for malformed tag entries.
+ * `now` decides expiry (UTC date).
+ */
+export function applyExemptions(findings: Finding[], idx: InventoryIndex, api: ApiExemption[], now: Date): RunWarning[] {
+  const today = now.toISOString().slice(0, 10);
+  const warnings: RunWarning[] = [];
+  const tagged = new Map<string, { resourceId: string; entries: TagExemption[] }>();
+  const subjects = [...idx.inventory.clusters, ...idx.inventory.registries];
+  for (const s of subjects) {
+    const v = tagValue(s.tags, EXEMPT_TAG);
+    if (v === undefined) continue;
+    const { entries, malformed } = parseExemptTag(v);
+    for (const bad of malformed) {
+      warnings.push({
+        code: "MalformedExemptionTag",
+        message: `Tag ${EXEMPT_TAG} on ${s.id}: entry '${bad}' is not 'ruleId' or 'ruleId@YYYY-MM-DD' with a known rule ID; it exempts nothing`,
+        resourceId: s.id,
+      });
+    }
+    tagged.set(s.id.toLowerCase(), { resourceId: s.id, entries });
+  }
+  for (const f of findings) {
+    let exemption: Exemption | null = null;
+    const candidates = [f.clusterId, f.registryId].filter((x): x is string => !!x);
+    for (const id of candidates) {
+      const t = tagged.get(id.toLowerCase());
+      const hit = t?.entries.find((e) => e.ruleId === f.ruleId && activeOn(e.expiresOn, today));
+      if (hit) {
+        exemption = { source: "tag", justification: `Tag ${EXEMPT_TAG} on ${t!.resourceId}`, expiresOn: hit.expiresOn, id: t!.resourceId };
+        break;
+      }
+    }
+    if (!exemption) {
+      const hit = api.find(
+        (e) =>
+          e.ruleId === f.ruleId &&
+          activeOn(e.expiresOn, today) &&
+          (e.clusterId ? sameId(e.clusterId, f.clusterId) : true) &&
+          (e.registryId ? sameId(e.registryId, f.registryId) : true) &&
+          (e.clusterId || e.registryId),
+      );
+      if (hit) exemption = { source: "api", justification: hit.justification, expiresOn: hit.expiresOn, id: hit.id };
+    }
+    // A subject that is not visible keeps the exemption it had, until it expires.
+    if (!exemption && f.reason === "not-visible" && f.exemption && activeOn(f.exemption.expiresOn, today)) exemption = f.exemption;
+    f.exemption = exemption;
+  }
+  return warnings;
+}

@@ -1,0 +1,87 @@
+/**
+ * Opening the edges for the CLI: discovery against an estate (simulator) or Azure, and the store on the
+ * embedded Azurite (default), a connection string, or a table endpoint with the Azure credential.
+ */
+import path from "node:path";
+import { AzureNamedKeyCredential } from "@azure/data-tables";
+import type { Cloud } from "./core/clouds.js";
+import { cloudByName, CLOUDS } from "./core/clouds.js";
+import type { AuditStore } from "./core/ports.js";
+import type { ResourceGraphDiscovery } from "./adapters/resource-graph/discovery.js";
+import { ArmSimulator, loadEstateFile, simulatorCredential, type Estate } from "./adapters/simulator/index.js";
+import { AZURITE_ACCOUNT, AZURITE_KEY, startEmbeddedAzurite } from "./adapters/table-store/embedded-azurite.js";
+import { createTableStore, createTableStoreFromConnectionString } from "./adapters/table-store/index.js";
+import { azureCredential, buildDiscovery } from "./composition-root.js";
+
+export interface Opened {
+  close(): Promise<void>;
+}
+
+export interface OpenedDiscovery extends Opened {
+  discovery: ResourceGraphDiscovery;
+  cloud: Cloud;
+  simulator?: ArmSimulator;
+  estate?: Estate;
+}
+
+export interface OpenedStore extends Opened {
+  store: AuditStore;
+  description: string;
+}
+
+export const DEFAULT_DATA_DIR = ".aks-acr-audit";
+
+/** Discovery through the simulator for an estate file, else through Azure with the developer's credential. */
+export async function openDiscovery(opts: { estate?: string; cloud?: Cloud; env: Record<string, string | undefined> }): Promise<OpenedDiscovery> {
+  if (opts.estate) {
+    const estate = loadEstateFile(opts.estate);
+    const cloud = opts.cloud ?? cloudByName(estate.cloud) ?? cloudByName(opts.env.AZURE_CLOUD) ?? CLOUDS.AzureCloud;
+    const simulator = new ArmSimulator(estate);
+    const discovery = buildDiscovery({ cloud, credential: simulatorCredential(), httpClient: simulator, retryOptions: { maxRetries: 3, retryDelayInMs: 200, maxRetryDelayInMs: 2000 } });
+    return { discovery, cloud, simulator, estate, close: async () => undefined };
+  }
+  const cloud = opts.cloud ?? cloudByName(opts.env.AZURE_CLOUD) ?? CLOUDS.AzureCloud;
+  const credential = await azureCredential(cloud, opts.env.AZURE_CLIENT_ID || undefined);
+  return { discovery: buildDiscovery({ cloud, credential }), cloud, close: async () => undefined };
+}
+
+/**
+ * The store: AUDIT_TABLE_ENDPOINT (Azure, Entra ID credential) or AUDIT_STORAGE_CONNECTION_STRING when set,
+ * else the embedded Azurite keeping its files in `dataDir`.
+ */
+export async function openStore(opts: { dataDir?: string; env: Record<string, string | undefined> }): Promise<OpenedStore> {
+  const prefix = opts.env.AUDIT_TABLE_PREFIX || undefined;
+  try {
+    if (opts.env.AUDIT_TABLE_ENDPOINT) {
+      const cloud = cloudByName(opts.env.AZURE_CLOUD) ?? CLOUDS.AzureCloud;
+      const credential = await azureCredential(cloud, opts.env.AZURE_CLIENT_ID || undefined);
+      const store = await createTableStore({ endpoint: opts.env.AUDIT_TABLE_ENDPOINT, credential, tablePrefix: prefix });
+      return { store, description: opts.env.AUDIT_TABLE_ENDPOINT, close: async () => undefined };
+    }
+    if (opts.env.AUDIT_STORAGE_CONNECTION_STRING) {
+      const store = await createTableStoreFromConnectionString(opts.env.AUDIT_STORAGE_CONNECTION_STRING, { tablePrefix: prefix });
+      return { store, description: "connection string", close: async () => undefined };
+    }
+  } catch (err) {
+    throw new Error(`Cannot open the store: ${(err as Error).message.split("\n")[0]}`);
+  }
+  const dataDir = path.resolve(opts.dataDir ?? DEFAULT_DATA_DIR);
+  let azurite;
+  try {
+    azurite = await startEmbeddedAzurite({ dataDir });
+  } catch (err) {
+    throw new Error(`Cannot start the embedded store in ${dataDir}: ${(err as Error).message.split("\n")[0]}`);
+  }
+  try {
+    const store = await createTableStore({
+      endpoint: azurite.tableUrl,
+      credential: new AzureNamedKeyCredential(AZURITE_ACCOUNT, AZURITE_KEY),
+      allowInsecureConnection: true,
+      tablePrefix: prefix,
+    });
+    return { store, description: `embedded Azurite in ${dataDir}`, close: () => azurite.stop() };
+  } catch (err) {
+    await azurite.stop().catch(() => undefined);
+    throw new Error(`Cannot open the embedded store in ${dataDir}: ${(err as Error).message.split("\n")[0]}`);
+  }
+}
