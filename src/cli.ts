@@ -44,7 +44,7 @@ interface Io {
   env: Record<string, string | undefined>;
 }
 
-function parse(args: string[], options: Parameters<typeof parseArgs>[0]["options"]) {
+function parse(args: string[], options: NonNullable<NonNullable<Parameters<typeof parseArgs>[0]>["options"]>) {
   try {
     return parseArgs({ args, options, strict: true, allowPositionals: false });
   } catch (e) {

@@ -15,6 +15,8 @@ import type {
   AuditScope,
   AuditStore,
   DiscoveryPort,
+  Lease,
+  LeaseResult,
   NetworkNeeds,
   Partial as PartialResult,
   RunCounts,
@@ -49,6 +51,10 @@ export interface AuditOptions {
   now?: () => Date;
   newRunId?: (now: Date) => string;
   observer?: AuditObserver;
+  /** A lease the caller already acquired (POST /api/runs answers 409 before starting). */
+  lease?: Lease;
+  /** Preset run ID (so a caller can report it before the run finishes). */
+  runId?: string;
 }
 
 export interface AuditResult {
@@ -214,13 +220,13 @@ export async function runAudit(
   const now = opts.now ?? (() => new Date());
   const scopeKey = scopeKeyOf(opts.scope);
   const progress = (m: string): void => opts.observer?.progress?.(m);
-  const lease = await deps.store.acquireLease(scopeKey, opts.holder, opts.leaseSeconds ?? 3600);
+  const lease: LeaseResult = opts.lease ? { acquired: true, lease: opts.lease } : await deps.store.acquireLease(scopeKey, opts.holder, opts.leaseSeconds ?? 3600);
   if (!lease.acquired) {
     throw new AuditError("LeaseHeld", `Another audit of scope '${scopeKey}' is running (held by ${lease.holder} until ${lease.expiresAt})`);
   }
   const started = now();
   const run: RunRecord = {
-    id: (opts.newRunId ?? defaultRunId)(started),
+    id: opts.runId ?? (opts.newRunId ?? defaultRunId)(started),
     scope: scopeKey,
     startedAt: started.toISOString(),
     finishedAt: null,
@@ -260,7 +266,11 @@ export async function runAudit(
       result = { run, findings, attachments };
       progress(`storing ${findings.length} findings`);
       finish();
-      await deps.store.commitRun(scopeKey, run, previous, { findings, attachments: attachmentsToRemember(index, attachments, previous) });
+      try {
+        await deps.store.commitRun(scopeKey, run, previous, { findings, attachments: attachmentsToRemember(index, attachments, previous) });
+      } catch (err) {
+        throw new AuditError("StoreFailed", `Could not store the run (the previous state is intact): ${(err as Error).message.split("\n")[0]}`);
+      }
       finish();
     } catch (err) {
       run.status = "failed";
