@@ -10,7 +10,9 @@ import { AuditError, runAudit, type AuditResult } from "./core/audit.js";
 import { cloudByName, CLOUD_NAMES, type Cloud } from "./core/clouds.js";
 import { SEVERITIES, STATUSES, severityRank, type Finding, type Severity, type Status } from "./core/findings.js";
 import { scopeKeyOf, type AuditScope } from "./core/ports.js";
-import { renderFindingsTable, renderReport, runHeadline, style } from "./report.js";
+import { renderFindingsTable, renderReport, renderTriage, runHeadline, style } from "./report.js";
+import { triage, TriageError } from "./core/triage.js";
+import { failsGate, findingJson, toJsonDocument, triageJson } from "./core/json.js";
 import { openDiscovery, openStore, type Opened } from "./local.js";
 
 export class UsageError extends Error {
@@ -23,6 +25,7 @@ Commands:
   run        audit the tenant (or --estate FILE offline) and store the results
   runs       list past runs
   findings   list the current findings from the store
+  triage     why can't this cluster pull from its registries, and how to fix it (no store)
 
 Options of run:
   --estate FILE            audit an estate file through the local ARM simulator (no Azure)
@@ -35,6 +38,8 @@ Options of run:
 
 Options of findings: --status S  --severity S (minimum)  --cluster ID|NAME  --data-dir DIR  --json
 Options of runs:     --top N  --data-dir DIR  --json
+Options of triage:   --cluster ID|NAME  [--registry ID|NAME|LOGIN-SERVER]  [--estate FILE]  [--management-group ID]
+                     [--cloud NAME]  [--arm-private-link]  [--json]
 `;
 
 interface Io {
@@ -71,36 +76,8 @@ function scopeArg(mg: string | undefined): AuditScope {
   return { kind: "managementGroup", managementGroup: mg };
 }
 
-/** JSON shape of `run --json` (a contract other tools parse). */
-export function toJsonDocument(result: Pick<AuditResult, "run" | "findings">): unknown {
-  const r = result.run;
-  return {
-    run: { id: r.id, startedAt: r.startedAt, finishedAt: r.finishedAt, status: r.status, scopes: r.scopes, counts: r.counts, missed: r.missed, warnings: r.warnings },
-    findings: result.findings.map(findingJson),
-  };
-}
 
-export function findingJson(f: Finding): Record<string, unknown> {
-  return {
-    ruleId: f.ruleId,
-    status: f.status,
-    severity: f.severity,
-    reason: f.reason,
-    change: f.change,
-    previousStatus: f.previousStatus,
-    clusterId: f.clusterId,
-    registryId: f.registryId,
-    message: f.message,
-    evidence: f.evidence,
-    exemption: f.exemption ?? null,
-    remediation: f.remediation ?? null,
-  };
-}
 
-/** Failing, not exempted, not removed findings at or above `min`. */
-export function failsGate(findings: Finding[], min: Severity): Finding[] {
-  return findings.filter((f) => f.status === "fail" && !f.exemption && f.change !== "removed" && severityRank(f.severity) >= severityRank(min));
-}
 
 async function cmdRun(args: string[], io: Io): Promise<number> {
   const { values } = parse(args, {
@@ -203,6 +180,39 @@ async function cmdFindings(args: string[], io: Io): Promise<number> {
   }
 }
 
+async function cmdTriage(args: string[], io: Io): Promise<number> {
+  const { values } = parse(args, {
+    cluster: { type: "string" },
+    registry: { type: "string" },
+    estate: { type: "string" },
+    "management-group": { type: "string" },
+    cloud: { type: "string" },
+    "arm-private-link": { type: "boolean" },
+    json: { type: "boolean" },
+  });
+  if (!values.cluster) throw new UsageError("triage needs --cluster <resource ID or name>");
+  const scope = scopeArg(values["management-group"] as string | undefined);
+  const discovery = await openDiscovery({ estate: values.estate as string | undefined, cloud: cloudArg(values.cloud as string | undefined), env: io.env });
+  try {
+    const result = await triage(discovery.discovery, {
+      cluster: values.cluster as string,
+      registry: values.registry as string | undefined,
+      scope,
+      cloud: discovery.cloud,
+      armPrivateLink: Boolean(values["arm-private-link"]) || /^true$/i.test(io.env.AUDIT_TENANT_ARM_PRIVATE_LINK ?? ""),
+    });
+    if (values.json) io.out(JSON.stringify(triageJson(result)));
+    else io.out(renderTriage(result, style(io.isTty)));
+    return 0;
+  } catch (err) {
+    if (err instanceof TriageError) throw new UsageError(err.message);
+    throw err;
+  } finally {
+    await discovery.close();
+  }
+}
+
+
 export async function main(argv: string[], io: Io): Promise<number> {
   const [command, ...rest] = argv;
   try {
@@ -213,6 +223,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
         return await cmdRuns(rest, io);
       case "findings":
         return await cmdFindings(rest, io);
+      case "triage":
+        return await cmdTriage(rest, io);
       case "help":
       case "--help":
       case "-h":

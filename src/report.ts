@@ -94,3 +94,40 @@ export function renderFindingsTable(findings: Finding[], st: Style): string {
   }
   return lines.join("\n");
 }
+
+/** The triage answer, in the order an engineer checks it. */
+export function renderTriage(t: import("./core/triage.js").TriageResult, st: Style): string {
+  const lines: string[] = [];
+  const verdict = (s: string): string => (s === "fail" ? st.red("FAIL") : s === "unknown" ? st.yellow("UNKNOWN") : s === "n/a" ? st.dim("n/a") : st.green("pass"));
+  lines.push(st.bold(`Triage of ${t.cluster.name} (${t.cluster.location}), kubelet identity ${t.cluster.kubeletObjectId ?? "none"}`));
+  lines.push(`Node pools: ${t.cluster.nodePools.join(", ") || "-"}   Verdict: ${verdict(t.verdict)}`);
+  if (!t.registries.length) lines.push(st.yellow("No attached registry found (no grant at a registry or its resource group, no aks-acr-audit-registries tag). Use --registry to ask about one."));
+  for (const r of t.registries) {
+    lines.push("");
+    lines.push(st.bold(`Registry ${r.name}${r.loginServer ? ` (${r.loginServer})` : ""}: ${r.sources.join(", ")}: ${verdict(r.verdict)}`));
+    r.steps.forEach((s, i) => {
+      lines.push(`  ${i + 1}. ${pad(s.title, 40)}${verdict(s.status)}`);
+      for (const f of s.findings) {
+        if (f.status === "pass" && s.findings.length > 1) continue;
+        lines.push(`       ${f.ruleId}: ${f.message}`);
+        const pools = (f.evidence.nodePools as Record<string, unknown>[] | undefined) ?? [];
+        for (const p of pools) {
+          const facts = [p.vnet ? `vnet ${nameOf(String(p.vnet))}` : null, p.egressIps ? `egress ${(p.egressIps as string[]).join(", ")}` : null, p.privateEndpoint ? `private endpoint ${nameOf(String(p.privateEndpoint))}` : null, p.peering ? `peering ${nameOf(String(p.peering))}` : null, p.ipRules ? `allowed ${(p.ipRules as string[]).join(", ") || "none"}` : null]
+            .filter(Boolean)
+            .join("; ");
+          lines.push(st.dim(`         pool ${String(p.nodePool)}: ${String(p.status)}${p.reason ? ` (${String(p.reason)})` : ""}${facts ? ` - ${facts}` : ""}`));
+        }
+        const grants = (f.evidence.grants ?? f.evidence.ignoredGrants ?? f.evidence.writeCapable) as { assignmentId?: string; role?: string; level?: string }[] | undefined;
+        for (const g of grants ?? []) lines.push(st.dim(`         ${g.role ?? "?"} at ${g.level ?? "?"}: ${g.assignmentId ?? ""}`));
+        if (f.remediation && f.status !== "pass") {
+          lines.push(`       fix: ${f.remediation.summary}`);
+          for (const c of f.remediation.commands) lines.push(st.bold(`         $ ${c}`));
+          lines.push(st.dim(`         see ${f.remediation.docs}`));
+        }
+      }
+    });
+  }
+  lines.push("");
+  lines.push(st.dim(`Read ${t.stats.rows} rows in ${t.stats.resourceGraphRequests} Resource Graph and ${t.stats.armRequests} other ARM requests.`));
+  return lines.join("\n");
+}

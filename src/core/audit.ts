@@ -8,7 +8,7 @@ import { applyDrift, previousKubelets } from "./drift.js";
 import { applyExemptions } from "./exemptions.js";
 import type { Attachment, Finding } from "./findings.js";
 import { CHANGES, STATUSES } from "./findings.js";
-import { emptyNetworkFacts, type Inventory } from "./inventory.js";
+import { emptyNetworkFacts, type Cluster, type Inventory, type Registry, type RoleAssignment } from "./inventory.js";
 import { InventoryIndex } from "./inventory-index.js";
 import type {
   AuditObserver,
@@ -24,6 +24,7 @@ import type {
   RunWarning,
   StoredAttachment,
   StoredState,
+  SubjectFilter,
 } from "./ports.js";
 import { scopeKeyOf } from "./ports.js";
 import { normalizeId, parentOf, roleDefinitionGuid, subscriptionOf, uniqueIds } from "./resource-id.js";
@@ -95,6 +96,12 @@ export function countFindings(findings: Finding[]): RunCounts {
   return c;
 }
 
+/** A scoped audit: which clusters, and (once they and their assignments are known) which registries. */
+export interface ScopedSelection {
+  clusters: SubjectFilter;
+  registries: (clusters: Cluster[], assignments: RoleAssignment[]) => SubjectFilter;
+}
+
 /** Reads the estate through the discovery port, collecting what could not be read. */
 export async function discover(
   discovery: DiscoveryPort,
@@ -102,7 +109,7 @@ export async function discover(
   cloud: Cloud,
   previous: Pick<StoredState, "attachments" | "forgotten">,
   progress: (m: string) => void = () => {},
-  filter?: { clusterIds?: string[] },
+  scoped?: ScopedSelection,
 ): Promise<{ inventory: Inventory; index: InventoryIndex; attachments: Attachment[] }> {
   const subscriptions = await discovery.listSubscriptions(scope);
   const subIds = subscriptions.map((s) => s.subscriptionId);
@@ -119,15 +126,26 @@ export async function discover(
     r.failedQueries.forEach((q) => missed.add(q));
     return r.items;
   };
-  const [clustersAll, registries] = await Promise.all([
-    discovery.listClusters(scope, subIds).then((r) => take("clusters", r, true)),
-    discovery.listRegistries(scope, subIds).then((r) => take("registries", r, true)),
-  ]);
-  const wanted = filter?.clusterIds ? new Set(filter.clusterIds.map(normalizeId)) : undefined;
-  const clusters = wanted ? clustersAll.filter((c) => wanted.has(normalizeId(c.id))) : clustersAll;
-  progress(`${clusters.length} clusters, ${registries.length} registries`);
-  const principals = uniqueIds(clusters.filter(hasManagedKubelet).map((c) => c.kubeletObjectId!));
-  const roleAssignments = take("roleAssignments", await discovery.listRoleAssignments(scope, subIds, principals));
+  let clusters: Cluster[];
+  let registries: Registry[];
+  let roleAssignments: RoleAssignment[];
+  const assignmentsOf = async (cs: Cluster[]): Promise<RoleAssignment[]> => {
+    const principals = uniqueIds(cs.filter(hasManagedKubelet).map((c) => c.kubeletObjectId!));
+    return principals.length ? take("roleAssignments", await discovery.listRoleAssignments(scope, subIds, principals)) : [];
+  };
+  if (scoped) {
+    // A scoped audit (triage): the clusters asked for, their assignments, then only the registries they reference.
+    clusters = take("clusters", await discovery.listClusters(scope, subIds, scoped.clusters), true);
+    roleAssignments = await assignmentsOf(clusters);
+    registries = take("registries", await discovery.listRegistries(scope, subIds, scoped.registries(clusters, roleAssignments)), true);
+  } else {
+    [clusters, registries] = await Promise.all([
+      discovery.listClusters(scope, subIds).then((r) => take("clusters", r, true)),
+      discovery.listRegistries(scope, subIds).then((r) => take("registries", r, true)),
+    ]);
+    roleAssignments = await assignmentsOf(clusters);
+  }
+  progress(`${clusters.length} clusters, ${registries.length} registries, ${roleAssignments.length} role assignments`);
   const guids = [...new Set(roleAssignments.map((a) => roleDefinitionGuid(a.roleDefinitionId)))];
   const roleDefinitions = take("roleDefinitions", await discovery.getRoleDefinitions(scope, subIds, guids));
 

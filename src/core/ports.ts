@@ -50,11 +50,21 @@ export interface NetworkNeeds {
   privateLinkZone: string;
 }
 
+/** Narrows a subject query to some resources (a scoped audit such as triage). */
+export interface SubjectFilter {
+  ids?: string[];
+  names?: string[];
+  /** Registries only: login servers. */
+  loginServers?: string[];
+  /** Registries only: every registry of these resource groups (`/subscriptions/S/resourceGroups/G`). */
+  resourceGroupIds?: string[];
+}
+
 /** Discovery: reads the estate. Implemented over Resource Graph + the authorization API. */
 export interface DiscoveryPort {
   listSubscriptions(scope: AuditScope): Promise<Subscription[]>;
-  listClusters(scope: AuditScope, subscriptions: string[]): Promise<Partial<Cluster>>;
-  listRegistries(scope: AuditScope, subscriptions: string[]): Promise<Partial<Registry>>;
+  listClusters(scope: AuditScope, subscriptions: string[], filter?: SubjectFilter): Promise<Partial<Cluster>>;
+  listRegistries(scope: AuditScope, subscriptions: string[], filter?: SubjectFilter): Promise<Partial<Registry>>;
   /** Role assignments of these principals, at any scope including management groups and root. */
   listRoleAssignments(scope: AuditScope, subscriptions: string[], principalIds: string[]): Promise<Partial<RoleAssignment>>;
   /** Definitions by GUID (custom roles through Resource Graph, the rest through the authorization API). */

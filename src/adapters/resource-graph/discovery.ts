@@ -5,7 +5,7 @@
 import type { AuthorizationManagementClient } from "@azure/arm-authorization";
 import type { ResourceGraphClient } from "@azure/arm-resourcegraph";
 import { emptyNetworkFacts, type NetworkFacts, type RoleDefinition } from "../../core/inventory.js";
-import type { AuditScope, DiscoveryPort, DiscoveryStats, NetworkNeeds, Partial as PartialResult } from "../../core/ports.js";
+import type { AuditScope, DiscoveryPort, DiscoveryStats, NetworkNeeds, Partial as PartialResult, SubjectFilter } from "../../core/ports.js";
 import { normalizeId, parentOf, roleDefinitionGuid, uniqueIds } from "../../core/resource-id.js";
 import { ArgQueryRunner, chunk, kql, kqlList, mapLimit, type QueryResult } from "./arg-client.js";
 import * as rows from "./rows.js";
@@ -39,6 +39,25 @@ export const QUERIES = {
   replications: (registryIds: string[]): string =>
     `resources | where type =~ 'microsoft.containerregistry/registries/replications' | where ${registryIds.map((id) => `id startswith ${kql(id + "/replications/")}`).join(" or ")} | project id, location, provisioningState = tostring(properties.provisioningState)`,
 };
+
+/**
+ * Inserts a `where` after the type filter of a subject query, narrowing it to IDs, names, login servers
+ * or resource groups (a scoped audit). An empty filter matches nothing.
+ */
+export function withFilter(query: string, filter?: SubjectFilter): string {
+  if (!filter) return query;
+  const terms: string[] = [];
+  if (filter.ids?.length) terms.push(`id in~ ${kqlList(filter.ids)}`);
+  if (filter.names?.length) terms.push(`name in~ ${kqlList(filter.names)}`);
+  if (filter.loginServers?.length) terms.push(`tostring(properties.loginServer) in~ ${kqlList(filter.loginServers)}`);
+  for (const rg of filter.resourceGroupIds ?? []) {
+    const m = /^\/subscriptions\/([^/]+)\/resourcegroups\/([^/]+)$/i.exec(normalizeId(rg));
+    if (m) terms.push(`(subscriptionId =~ ${kql(m[1])} and resourceGroup =~ ${kql(m[2])})`);
+  }
+  const where = `| where ${terms.length ? terms.join(" or ") : "id == ''"}`;
+  const i = query.indexOf(" | project ");
+  return `${query.slice(0, i)} ${where}${query.slice(i)}`;
+}
 
 export interface DiscoveryClients {
   resourceGraph: ResourceGraphClient;
@@ -94,12 +113,12 @@ export class ResourceGraphDiscovery implements DiscoveryPort {
     return { items, failedSubscriptions: res.failedSubscriptions, failedQueries: res.error && !res.failedSubscriptions.length ? [name] : [] };
   }
 
-  listClusters(scope: AuditScope, subs: string[]) {
-    return this.parsed(QUERIES.clusters, scope, subs, rows.toCluster, "clusters");
+  listClusters(scope: AuditScope, subs: string[], filter?: SubjectFilter) {
+    return this.parsed(withFilter(QUERIES.clusters, filter), scope, subs, rows.toCluster, "clusters");
   }
 
-  listRegistries(scope: AuditScope, subs: string[]) {
-    return this.parsed(QUERIES.registries, scope, subs, rows.toRegistry, "registries");
+  listRegistries(scope: AuditScope, subs: string[], filter?: SubjectFilter) {
+    return this.parsed(withFilter(QUERIES.registries, filter), scope, subs, rows.toRegistry, "registries");
   }
 
   /** Batches of IDs, each batch one query over the scope; results merged. */
