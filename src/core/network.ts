@@ -7,7 +7,7 @@ import { coveredBy, parseIpv4Range, type Ipv4Range } from "./cidr.js";
 import type { Evaluation, Status } from "./findings.js";
 import type { Cluster, NodePool, Registry, VirtualNetwork } from "./inventory.js";
 import type { InventoryIndex } from "./inventory-index.js";
-import { nameOf, normalizeId, parentOf, sameId, subscriptionOf } from "./resource-id.js";
+import { nameOf, parentOf, sameId } from "./resource-id.js";
 
 interface PoolResult {
   status: Status;
@@ -212,10 +212,3 @@ export function evaluateNetwork(c: Cluster, r: Registry, idx: InventoryIndex): E
   }
   return out;
 }
-
-/** IDs of the network objects a set of attachments needs (for targeted discovery). */
-export function vnetIdOfSubnet(subnetId: string): string {
-  return normalizeId(parentOf(subnetId));
-}
-
-export { subscriptionOf };

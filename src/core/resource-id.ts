@@ -33,9 +33,9 @@ export function nameOf(id: string): string {
   return parts.length ? parts[parts.length - 1] : "";
 }
 
-/** Parent resource of a child ID (`.../virtualNetworks/v/subnets/s` -> `.../virtualNetworks/v`), normalised. */
+/** Parent resource of a child ID (`.../virtualNetworks/v/subnets/s` -> `.../virtualNetworks/v`), casing kept. */
 export function parentOf(id: string): string {
-  const parts = normalizeId(id).split("/");
+  const parts = id.trim().replace(/\/{2,}/g, "/").replace(/\/$/, "").split("/");
   return parts.slice(0, Math.max(1, parts.length - 2)).join("/");
 }
 

@@ -30,7 +30,8 @@ describe("resource IDs are case-insensitive", () => {
     expect(normalizeId("//subscriptions//x/")).toBe("/subscriptions/x");
     expect(subscriptionOf(a)).toBe("abc");
     expect(resourceGroupIdOf(a)).toBe("/subscriptions/abc/resourcegroups/rg");
-    expect(parentOf(`${a}/replications/westus`)).toBe(normalizeId(a));
+    expect(parentOf(`${a}/replications/westus`)).toBe(a);
+    expect(sameId(parentOf(`${b}replications/westus`), a)).toBe(true);
     expect(scopeContains("/", a)).toBe(true);
     expect(scopeContains("/subscriptions/ABC", a)).toBe(true);
     expect(scopeContains("/subscriptions/AB", a)).toBe(false);
