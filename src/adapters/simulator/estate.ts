@@ -173,8 +173,7 @@ export function parseEstateText(text: string, source: string): Estate {
 
 function jsonSyntaxProblem(text: string, err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
-  const m = /position (\d+)/.exec(message);
-  const pos = m ? Number(m[1]) : text.length;
+  const pos = jsonErrorOffset(text);
   let line = 1;
   let col = 1;
   for (let i = 0; i < pos && i < text.length; i++) {
@@ -183,8 +182,97 @@ function jsonSyntaxProblem(text: string, err: unknown): string {
       col = 1;
     } else col++;
   }
-  const reason = message.replace(/\s*\(line \d+ column \d+\)/, "").slice(0, 200);
+  const reason = message.replace(/\s*\(line \d+ column \d+\)/, "").replace(/\s+in JSON at position \d+/, "").slice(0, 200);
   return `not valid JSON at line ${line} column ${col} (position ${pos}): ${reason}`;
+}
+
+/**
+ * Offset of the first JSON syntax error (JSON.parse does not report it on every Node version). Iterative,
+ * so hostile nesting cannot overflow the stack.
+ */
+function jsonErrorOffset(s: string): number {
+  let i = 0;
+  const stack: ("o" | "a")[] = [];
+  let state: "value" | "key" | "after" = "value";
+  const ws = () => {
+    while (i < s.length && (s[i] === " " || s[i] === "\t" || s[i] === "\n" || s[i] === "\r")) i++;
+  };
+  const str = (): number => {
+    i++;
+    while (i < s.length) {
+      const c = s.charCodeAt(i);
+      if (c === 0x22) {
+        i++;
+        return -1;
+      }
+      if (c < 0x20) return i;
+      if (c === 0x5c) {
+        const e = s[i + 1];
+        if (e === "u") {
+          if (!/^[0-9A-Fa-f]{4}$/.test(s.slice(i + 2, i + 6))) return i;
+          i += 6;
+        } else if (e !== undefined && '"\\/bfnrt'.includes(e)) i += 2;
+        else return i;
+        continue;
+      }
+      i++;
+    }
+    return s.length;
+  };
+  const scalar = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|true|false|null/y;
+  for (;;) {
+    ws();
+    if (state === "value") {
+      const c = s[i];
+      if (c === "{" || c === "[") {
+        i++;
+        ws();
+        if (s[i] === (c === "{" ? "}" : "]")) {
+          i++;
+          state = "after";
+        } else {
+          stack.push(c === "{" ? "o" : "a");
+          state = c === "{" ? "key" : "value";
+        }
+        continue;
+      }
+      if (c === '"') {
+        const bad = str();
+        if (bad >= 0) return bad;
+        state = "after";
+        continue;
+      }
+      scalar.lastIndex = i;
+      const m = scalar.exec(s);
+      if (!m) return i;
+      i += m[0].length;
+      state = "after";
+      continue;
+    }
+    if (state === "key") {
+      if (s[i] !== '"') return i;
+      const bad = str();
+      if (bad >= 0) return bad;
+      ws();
+      if (s[i] !== ":") return i;
+      i++;
+      state = "value";
+      continue;
+    }
+    const top = stack[stack.length - 1];
+    if (top === undefined) return i < s.length ? i : s.length;
+    if (s[i] === ",") {
+      i++;
+      state = top === "o" ? "key" : "value";
+      continue;
+    }
+    if (s[i] === (top === "o" ? "}" : "]")) {
+      i++;
+      stack.pop();
+      continue;
+    }
+    return i;
+  }
 }
 
 /** Validates an already-parsed estate document. Unknown fields are accepted and ignored. */
