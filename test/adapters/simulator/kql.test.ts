@@ -154,6 +154,17 @@ describe("KQL compiler errors", () => {
     expect(problem(q)).toMatch(expected);
   });
 
+  it.each([
+    "resourcecontainers | where type =~ 'microsoft.resources/subscriptions' | project id, name, subscriptionId, managementGroups = properties.managementGroupAncestorsChain",
+    "authorizationresources | where type =~ 'microsoft.authorization/roledefinitions' | where name in~ ('a', 'b') | project id, name, roleName = tostring(properties.roleName), roleType = tostring(properties.type), permissions = properties.permissions",
+    "resources | where type =~ 'microsoft.network/virtualnetworks' | where resourceGroup in~ ('mc_rg') | project id, name, subnets = properties.subnets, dnsServers = properties.dhcpOptions.dnsServers",
+    "resources | where type in~ ('microsoft.network/publicipaddresses', 'microsoft.network/publicipprefixes') | where id in~ ('x') | project id, type, ipAddress = tostring(properties.ipAddress)",
+    "resources | where type =~ 'microsoft.network/privatednszones/virtualnetworklinks' | where id contains '/privateDnsZones/privatelink.azurecr.io/' | where tostring(properties.virtualNetwork.id) in~ ('v') | project id, state = tostring(properties.virtualNetworkLinkState)",
+    "resources | where type =~ 'microsoft.containerregistry/registries/replications' | where id startswith '/subscriptions/s/a/replications/' or id startswith 'it\\'s/replications/' | project id, location, provisioningState = tostring(properties.provisioningState)",
+  ])("compiles the discovery adapter's query shape %#", (q) => {
+    expect(() => compileQuery(q, () => ["id", "name", "type", "location", "resourceGroup", "subscriptionId", "properties"])).not.toThrow();
+  });
+
   it("accepts the documented subset", () => {
     const q = compileQuery(
       "Resources | where type =~ 'x' and (name != \"y\" or not(isempty(tags.a))) | extend b = tolower(properties['k'][0]) | project id, b, c = toupper(name) | order by b desc, id asc | take 5",
