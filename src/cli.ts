@@ -3,11 +3,14 @@
  * aks-acr-audit: the command line, a second edge over the same core as the Functions app.
  * Exit codes: 0 completed, 1 could not complete, 2 bad input, 3 a finding at or above --fail-on failed.
  */
+import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { AuditError, runAudit, type AuditResult } from "./core/audit.js";
-import { cloudByName, CLOUD_NAMES, type Cloud } from "./core/clouds.js";
+import { cloudByName, CLOUD_NAMES, CLOUDS, type Cloud } from "./core/clouds.js";
+import { exportEstate } from "./export.js";
+import { azureCredential } from "./composition-root.js";
 import { SEVERITIES, STATUSES, severityRank, type Finding, type Severity, type Status } from "./core/findings.js";
 import { scopeKeyOf, type AuditScope } from "./core/ports.js";
 import { renderFindingsTable, renderReport, renderTriage, runHeadline, style } from "./report.js";
@@ -26,6 +29,7 @@ Commands:
   runs       list past runs
   findings   list the current findings from the store
   triage     why can't this cluster pull from its registries, and how to fix it (no store)
+  export     write the estate an audit reads (Resource Graph rows) to a file, to replay offline
 
 Options of run:
   --estate FILE            audit an estate file through the local ARM simulator (no Azure)
@@ -38,6 +42,7 @@ Options of run:
 
 Options of findings: --status S  --severity S (minimum)  --cluster ID|NAME  --data-dir DIR  --json
 Options of runs:     --top N  --data-dir DIR  --json
+Options of export:   --out FILE  [--management-group ID]  [--cloud NAME]  [--estate FILE (re-export an estate)]
 Options of triage:   --cluster ID|NAME  [--registry ID|NAME|LOGIN-SERVER]  [--estate FILE]  [--management-group ID]
                      [--cloud NAME]  [--arm-private-link]  [--json]
 `;
@@ -213,6 +218,27 @@ async function cmdTriage(args: string[], io: Io): Promise<number> {
 }
 
 
+async function cmdExport(args: string[], io: Io): Promise<number> {
+  const { values } = parse(args, { out: { type: "string" }, "management-group": { type: "string" }, cloud: { type: "string" }, estate: { type: "string" } });
+  if (!values.out) throw new UsageError("export needs --out FILE");
+  const scope = scopeArg(values["management-group"] as string | undefined);
+  const cloudFlag = cloudArg(values.cloud as string | undefined);
+  let estate;
+  if (values.estate) {
+    const { loadEstateFile, ArmSimulator, simulatorCredential } = await import("./adapters/simulator/index.js");
+    const e = loadEstateFile(values.estate as string);
+    const cloud = cloudFlag ?? cloudByName(e.cloud) ?? CLOUDS.AzureCloud;
+    estate = await exportEstate({ cloud, credential: simulatorCredential(), httpClient: new ArmSimulator(e), scope });
+  } else {
+    const cloud = cloudFlag ?? cloudByName(io.env.AZURE_CLOUD) ?? CLOUDS.AzureCloud;
+    estate = await exportEstate({ cloud, credential: await azureCredential(cloud, io.env.AZURE_CLIENT_ID || undefined), scope });
+  }
+  fs.writeFileSync(values.out as string, JSON.stringify(estate, null, 1) + "\n");
+  const n = estate.tables.resources.length + estate.tables.resourcecontainers.length + estate.tables.authorizationresources.length;
+  io.err(`aks-acr-audit: wrote ${n} rows to ${values.out as string}; replay with: aks-acr-audit run --estate ${values.out as string}`);
+  return 0;
+}
+
 export async function main(argv: string[], io: Io): Promise<number> {
   const [command, ...rest] = argv;
   try {
@@ -225,6 +251,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
         return await cmdFindings(rest, io);
       case "triage":
         return await cmdTriage(rest, io);
+      case "export":
+        return await cmdExport(rest, io);
       case "help":
       case "--help":
       case "-h":

@@ -24,11 +24,21 @@ export interface DiscoveryOptions {
   /** Longest Retry-After the auditor honours before giving up a request (bounded run time). */
   maxRetryAfterMs?: number;
   concurrency?: number;
-  /** Extra pipeline policies (telemetry). */
+  /** Extra pipeline policies (telemetry) on both clients. */
   policies?: PipelinePolicy[];
+  resourceGraphPolicies?: PipelinePolicy[];
+  authorizationPolicies?: PipelinePolicy[];
 }
 
-export function buildDiscovery(opts: DiscoveryOptions): ResourceGraphDiscovery {
+export interface ArmClients {
+  resourceGraph: ResourceGraphClient;
+  authorization: AuthorizationManagementClient;
+  limiter: QuotaLimiter;
+  authorizationStats: { requests: number; throttled: number };
+}
+
+/** The SDK clients with our policies: quota limiter, throttle cap, and any extra ones. */
+export function buildClients(opts: DiscoveryOptions): ArmClients {
   const throttle = { maxRetryAfterMs: opts.maxRetryAfterMs ?? 30_000, defaultRetryAfterMs: 2_000 };
   const common = {
     endpoint: opts.cloud.armEndpoint,
@@ -47,9 +57,19 @@ export function buildDiscovery(opts: DiscoveryOptions): ResourceGraphDiscovery {
     resourceGraph.pipeline.addPolicy(p, { afterPhase: "Retry" });
     authorization.pipeline.addPolicy(p, { afterPhase: "Retry" });
   }
+  for (const p of opts.resourceGraphPolicies ?? []) resourceGraph.pipeline.addPolicy(p);
+  for (const p of opts.authorizationPolicies ?? []) authorization.pipeline.addPolicy(p);
+  return { resourceGraph, authorization, limiter, authorizationStats };
+}
+
+export function buildDiscovery(opts: DiscoveryOptions): ResourceGraphDiscovery {
+  return discoveryOver(buildClients(opts), opts.concurrency);
+}
+
+export function discoveryOver(c: ArmClients, concurrency?: number): ResourceGraphDiscovery {
   return new ResourceGraphDiscovery(
-    { resourceGraph, authorization, authorizationStats, limiterStats: () => limiter.stats },
-    { concurrency: opts.concurrency },
+    { resourceGraph: c.resourceGraph, authorization: c.authorization, authorizationStats: c.authorizationStats, limiterStats: () => c.limiter.stats },
+    { concurrency },
   );
 }
 
