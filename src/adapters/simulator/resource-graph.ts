@@ -142,25 +142,34 @@ export function answerResourceGraph(
   req: RgRequest,
   index: EstateIndex,
   pageSize: number,
+  cache?: Map<string, { columns: string[]; rows: Record<string, unknown>[] }>,
 ): { response: SimResponse; rows: number } {
   if (req.query.length > MAX_QUERY_LENGTH)
     return { response: invalidQuery(`the query is ${req.query.length} characters long; the limit is ${MAX_QUERY_LENGTH}`), rows: 0 };
-  let compiled: CompiledQuery;
-  try {
-    compiled = compileQuery(req.query, (t) => index.columns[t]);
-  } catch (err) {
-    if (err instanceof KqlError) return { response: invalidQuery(err.message), rows: 0 };
-    throw err;
-  }
-  const source = index.rows[compiled.table].filter((r) => inScope(r, req, index)).map((r) => r.row);
-  const result = runQuery(compiled, source);
-
   const binding = bindingOf([
     req.query,
     req.subscriptions ? [...req.subscriptions].map((s) => s.toLowerCase()).sort() : null,
     req.managementGroups ? [...req.groups].sort() : null,
     req.scopeFilter,
   ]);
+  // The estate never changes, so the pages of one query and scope can share one evaluation.
+  let evaluated = cache?.get(binding);
+  if (!evaluated) {
+    let compiled: CompiledQuery;
+    try {
+      compiled = compileQuery(req.query, (t) => index.columns[t]);
+    } catch (err) {
+      if (err instanceof KqlError) return { response: invalidQuery(err.message), rows: 0 };
+      throw err;
+    }
+    const source = index.rows[compiled.table].filter((r) => inScope(r, req, index)).map((r) => r.row);
+    evaluated = { columns: compiled.columns, rows: runQuery(compiled, source) };
+    if (cache) {
+      if (cache.size >= 16) cache.delete(cache.keys().next().value as string);
+      cache.set(binding, evaluated);
+    }
+  }
+  const result = evaluated.rows;
   let start = req.skip ?? 0;
   if (req.skipToken !== undefined) {
     const decoded = decodeToken(req.skipToken, binding);
@@ -175,7 +184,7 @@ export function answerResourceGraph(
   const page = result.slice(start, start + size);
   const more = start + page.length < result.length;
   // Azure pages only results that carry `id`; without it a long result is cut off and flagged truncated.
-  const pageable = compiled.columns.includes("id");
+  const pageable = evaluated.columns.includes("id");
   const body: Record<string, unknown> = {
     totalRecords: result.length,
     count: page.length,

@@ -114,6 +114,8 @@ export class ArmSimulator implements HttpClient {
   private readonly faultUse: { seen: number; fired: number }[];
   /** Arrival times (ms) of the Resource Graph requests counted in the quota window. */
   private readonly quotaWindow: number[] = [];
+  /** Evaluated Resource Graph results by query and scope, so that paging does not re-run a query. */
+  private readonly results = new Map<string, { columns: string[]; rows: Record<string, unknown>[] }>();
 
   constructor(
     readonly estate: Estate,
@@ -222,7 +224,7 @@ export class ArmSimulator implements HttpClient {
       if (!apiVersion) response = missingApiVersion();
       else if (rg === undefined || !("query" in rg)) response = rg ?? armError(400, "BadRequest", "The request content is missing.");
       else {
-        const { response: r, rows } = answerResourceGraph(rg, this.index, this.settings.pageSize);
+        const { response: r, rows } = answerResourceGraph(rg, this.index, this.settings.pageSize, this.results);
         this.stats.rowsReturned += rows;
         response = r;
       }
