@@ -1,6 +1,19 @@
 /** Lookup structures over an inventory, built once per run. All ID lookups are case-insensitive. */
 import type { Cloud } from "./clouds.js";
-import type { Cluster, Inventory, Registry, RoleAssignment, RoleDefinition, VirtualNetwork } from "./inventory.js";
+import type {
+  Cluster,
+  Inventory,
+  NatGateway,
+  PrivateDnsZoneLink,
+  PrivateEndpoint,
+  PublicIpAddress,
+  PublicIpPrefix,
+  Registry,
+  Replication,
+  RoleAssignment,
+  RoleDefinition,
+  VirtualNetwork,
+} from "./inventory.js";
 import { IdMap, normalizeId, resourceGroupIdOf, roleDefinitionGuid, subscriptionOf } from "./resource-id.js";
 
 export type Visibility = "visible" | "not-readable" | "failed";
@@ -19,6 +32,15 @@ export class InventoryIndex {
   readonly vnets = new IdMap<VirtualNetwork>();
   readonly subnetOwner = new IdMap<VirtualNetwork>();
   readonly failedQueries: Set<string>;
+  readonly publicIps = new IdMap<PublicIpAddress>();
+  readonly publicIpPrefixes = new IdMap<PublicIpPrefix>();
+  readonly natGateways = new IdMap<NatGateway>();
+  readonly privateEndpoints = new IdMap<PrivateEndpoint>();
+  /** DNS zone links by `<zone>|<normalised vnet ID>`. */
+  readonly dnsLinks = new Map<string, PrivateDnsZoneLink>();
+  /** Managed VNets by `<subscription>/<resource group>` (lower-case). */
+  readonly vnetsByResourceGroup = new Map<string, VirtualNetwork>();
+  readonly replicationsByRegistry = new IdMap<Replication[]>();
 
   constructor(readonly inventory: Inventory, readonly cloud: Cloud) {
     for (const s of inventory.subscriptions) {
@@ -49,6 +71,18 @@ export class InventoryIndex {
     for (const v of inventory.network.vnets) {
       this.vnets.set(v.id, v);
       for (const s of v.subnets) this.subnetOwner.set(s.id, v);
+      const k = `${v.subscriptionId}/${v.resourceGroup}`.toLowerCase();
+      if (!this.vnetsByResourceGroup.has(k)) this.vnetsByResourceGroup.set(k, v);
+    }
+    for (const p of inventory.network.publicIps) this.publicIps.set(p.id, p);
+    for (const p of inventory.network.publicIpPrefixes) this.publicIpPrefixes.set(p.id, p);
+    for (const n of inventory.network.natGateways) this.natGateways.set(n.id, n);
+    for (const p of inventory.network.privateEndpoints) this.privateEndpoints.set(p.id, p);
+    for (const l of inventory.network.dnsZoneLinks) if (l.vnetId) this.dnsLinks.set(`${l.zoneName.toLowerCase()}|${normalizeId(l.vnetId)}`, l);
+    for (const r of inventory.replications) {
+      const list = this.replicationsByRegistry.get(r.registryId) ?? [];
+      list.push(r);
+      this.replicationsByRegistry.set(r.registryId, list);
     }
   }
 

@@ -7,7 +7,7 @@ import { coveredBy, parseIpv4Range, type Ipv4Range } from "./cidr.js";
 import type { Evaluation, Status } from "./findings.js";
 import type { Cluster, NodePool, Registry, VirtualNetwork } from "./inventory.js";
 import type { InventoryIndex } from "./inventory-index.js";
-import { nameOf, parentOf, sameId } from "./resource-id.js";
+import { nameOf, normalizeId, parentOf, sameId } from "./resource-id.js";
 
 interface PoolResult {
   status: Status;
@@ -27,10 +27,7 @@ export function poolVnet(c: Cluster, pool: NodePool, idx: InventoryIndex): { vne
     const vnetId = parentOf(pool.vnetSubnetId);
     return { vnetId, vnet: idx.vnets.get(vnetId), managed: false };
   }
-  const rg = (c.nodeResourceGroup ?? "").toLowerCase();
-  const vnet = idx.inventory.network.vnets.find(
-    (v) => v.resourceGroup.toLowerCase() === rg && v.subscriptionId.toLowerCase() === c.subscriptionId.toLowerCase(),
-  );
+  const vnet = idx.vnetsByResourceGroup.get(`${c.subscriptionId}/${c.nodeResourceGroup ?? ""}`.toLowerCase());
   return { vnetId: vnet?.id, vnet, managed: true };
 }
 
@@ -44,7 +41,7 @@ function egressOf(c: Cluster, pool: NodePool, vnet: VirtualNetwork | undefined, 
   const subnet = pool.vnetSubnetId ? vnet?.subnets.find((s) => sameId(s.id, pool.vnetSubnetId)) : undefined;
   const natId = subnet?.natGatewayId;
   if (natId) {
-    const nat = idx.inventory.network.natGateways.find((n) => sameId(n.id, natId));
+    const nat = idx.natGateways.get(natId);
     if (!nat && idx.missedAny("network:natGateways")) return { unresolvable: `NAT gateway ${natId} could not be read in this run`, notVisible: true };
     if (!nat) return { unresolvable: `NAT gateway ${natId} of subnet ${pool.vnetSubnetId} could not be read` };
     return { source: "subnetNatGateway", ids: [...nat.publicIpAddressIds, ...nat.publicIpPrefixIds], natGatewayId: nat.id };
@@ -67,8 +64,8 @@ function resolveEgress(ids: string[], idx: InventoryIndex): { ranges: Ipv4Range[
   const unresolved: string[] = [];
   const shown: string[] = [];
   for (const id of ids) {
-    const ip = idx.inventory.network.publicIps.find((p) => sameId(p.id, id));
-    const prefix = ip ? undefined : idx.inventory.network.publicIpPrefixes.find((p) => sameId(p.id, id));
+    const ip = idx.publicIps.get(id);
+    const prefix = ip ? undefined : idx.publicIpPrefixes.get(id);
     const text = ip?.ipAddress ?? prefix?.ipPrefix;
     const range = text ? parseIpv4Range(text) : undefined;
     if (!range) {
@@ -93,7 +90,7 @@ function evaluatePool(c: Cluster, pool: NodePool, r: Registry, idx: InventoryInd
   if (approved.length) {
     const tried: Record<string, unknown>[] = [];
     for (const conn of approved) {
-      const pe = idx.inventory.network.privateEndpoints.find((p) => sameId(p.id, conn.privateEndpointId));
+      const pe = conn.privateEndpointId ? idx.privateEndpoints.get(conn.privateEndpointId) : undefined;
       if (!pe || !pe.subnetId) {
         unseenEndpoint = true;
         tried.push({ privateEndpoint: conn.privateEndpointId, vnet: null, note: "not visible" });
@@ -195,7 +192,7 @@ export function evaluateNetwork(c: Cluster, r: Registry, idx: InventoryIndex): E
       const base = { nodePool: pool.name, vnet: vnet.id, zone };
       if (vnet.dnsServers.length) return { status: "unknown" as Status, reason: "custom-dns", evidence: { ...base, dnsServers: vnet.dnsServers } };
       if (idx.missedAny("network:dnsZoneLinks")) return { status: "unknown" as Status, reason: "not-visible", evidence: base };
-      const link = idx.inventory.network.dnsZoneLinks.find((l) => l.zoneName.toLowerCase() === zone && sameId(l.vnetId, vnet.id));
+      const link = idx.dnsLinks.get(`${zone}|${normalizeId(vnet.id)}`);
       if (link) return { status: "pass" as Status, reason: null, evidence: { ...base, link: link.id, linkState: link.state ?? null } };
       return { status: "fail" as Status, reason: "zone-not-linked", evidence: base };
     });

@@ -8,7 +8,7 @@ import type { Cluster, Registry } from "./inventory.js";
 import type { InventoryIndex, ScopeLevel } from "./inventory-index.js";
 import { evaluateNetwork } from "./network.js";
 import { pullDecision, registryMode, writeOperations, type RegistryMode } from "./permissions.js";
-import { sameId, subscriptionOf } from "./resource-id.js";
+import { subscriptionOf } from "./resource-id.js";
 
 export interface RuleOptions {
   /** The tenant uses ARM private link: custom-role wildcards grant pull. */
@@ -225,7 +225,7 @@ const normRegion = (s: string | undefined): string => (s ?? "").toLowerCase().re
 
 export function replicaNearby(c: Cluster, r: Registry, idx: InventoryIndex): Evaluation {
   const region = normRegion(c.location);
-  const replications = idx.inventory.replications.filter((x) => sameId(x.registryId, r.id));
+  const replications = idx.replicationsByRegistry.get(r.id) ?? [];
   const regions = [
     { location: r.location, kind: "home", provisioningState: "Succeeded" },
     ...replications.map((x) => ({ location: x.location, kind: "replica", provisioningState: x.provisioningState ?? null })),
