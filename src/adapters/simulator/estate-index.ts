@@ -154,9 +154,7 @@ export class EstateIndex {
 
   /** Management groups above a subscription, nearest first. */
   groupsAbove(sub: string): string[] {
-    const chain = this.subscriptions.get(sub.toLowerCase()) ?? [];
-    if (chain.length) return chain;
-    return [];
+    return this.subscriptions.get(sub.toLowerCase()) ?? [];
   }
 
   /** True when `group` is `ancestor` or below it. */
