@@ -36,7 +36,7 @@ export function simulatorDiscovery(estate: Estate, opts: { cloud?: Cloud; overri
 export async function auditEstate(
   estate: Estate | string,
   store: AuditStore,
-  opts: { scope?: AuditScope; armPrivateLink?: boolean; now?: Date; overrides?: ConstructorParameters<typeof ArmSimulator>[1] } = {},
+  opts: { scope?: AuditScope; armPrivateLink?: boolean; now?: Date; overrides?: ConstructorParameters<typeof ArmSimulator>[1]; leaseSeconds?: number } = {},
 ): Promise<AuditResult & { simulator: ArmSimulator }> {
   const e = typeof estate === "string" ? loadEstateFile(estate) : estate;
   const { simulator, discovery, cloud } = simulatorDiscovery(e, { overrides: opts.overrides });
@@ -46,8 +46,9 @@ export async function auditEstate(
       scope: opts.scope ?? { kind: "tenant" },
       cloud,
       armPrivateLink: opts.armPrivateLink ?? false,
-      holder: "test",
+      holder: `test-${process.pid}-${Math.random().toString(36).slice(2, 10)}`,
       now: opts.now ? () => opts.now! : undefined,
+      leaseSeconds: opts.leaseSeconds,
     },
   );
   return { ...result, simulator };
