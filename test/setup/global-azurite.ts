@@ -2,7 +2,7 @@
  * One real Azurite Table service for the whole test run (in memory, free loopback port). Tests that
  * need a store read its URL with `inject("azuriteTableUrl")` and use their own table prefix or scope key.
  */
-import type { TestProject } from "vitest/node";
+import type { TestProject } from "vitest/node" with { "resolution-mode": "import" };
 import { startEmbeddedAzurite, type EmbeddedAzurite } from "../../src/adapters/table-store/embedded-azurite.js";
 
 let azurite: EmbeddedAzurite | undefined;
