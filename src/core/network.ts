@@ -169,8 +169,8 @@ export function evaluateNetwork(c: Cluster, r: Registry, idx: InventoryIndex): E
   const evidence = { nodePools: results.map((x) => ({ status: x.result.status, reason: x.result.reason, ...x.result.evidence })) };
   const out: Evaluation[] = [];
   const describe: Record<string, string> = {
-    "public-access-disabled-no-private-endpoint": `registry ${r.name} has public access disabled and no approved private endpoint: pulls time out (i/o timeout)`,
-    "private-endpoint-not-peered": `no approved private endpoint of ${r.name} is in the pool's VNet or a VNet peered with it (Connected), and public access is disabled: pulls time out`,
+    "public-access-disabled-no-private-endpoint": `registry ${r.name} has public access disabled and no approved private endpoint: pulls fail with 403 "client with IP ... is not allowed access"`,
+    "private-endpoint-not-peered": `no approved private endpoint of ${r.name} is in the pool's VNet or a VNet peered with it (Connected), and public access is disabled: pulls fail with 403, or time out (i/o timeout) where the name resolves to the unreachable private IP`,
     "egress-ips-blocked": `none of the pool's egress IPs is allowed by ${r.name}'s firewall: pulls fail with 403 "client with IP ... is not allowed access"`,
     "some-egress-ips-blocked": `some of the pool's egress IPs are not allowed by ${r.name}'s firewall: some pulls fail with 403`,
     "egress-unresolvable": `the pool's egress IPs cannot be determined from ARM, so ${r.name}'s firewall cannot be checked`,

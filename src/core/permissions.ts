@@ -15,6 +15,16 @@ export const WRITE_ACTIONS = [
   "Microsoft.ContainerRegistry/registries/artifacts/delete",
   "Microsoft.ContainerRegistry/registries/quarantine/write",
   "Microsoft.ContainerRegistry/registries/sign/write",
+  "Microsoft.ContainerRegistry/registries/importImage/action",
+  "Microsoft.ContainerRegistry/registries/listCredentials/action",
+  "Microsoft.ContainerRegistry/registries/regenerateCredential/action",
+  "Microsoft.ContainerRegistry/registries/generateCredentials/action",
+  "Microsoft.ContainerRegistry/registries/tokens/write",
+  "Microsoft.ContainerRegistry/registries/scopeMaps/write",
+  "Microsoft.ContainerRegistry/registries/webhooks/write",
+  "Microsoft.ContainerRegistry/registries/replications/write",
+  "Microsoft.ContainerRegistry/registries/tasks/write",
+  "Microsoft.ContainerRegistry/registries/scheduleRun/action",
   "Microsoft.Authorization/roleAssignments/write",
 ];
 export const WRITE_DATA_ACTIONS = [

@@ -5,6 +5,7 @@
  */
 import type { Finding, Remediation } from "./findings.js";
 import type { InventoryIndex } from "./inventory-index.js";
+import { registryMode } from "./permissions.js";
 import { nameOf, resourceGroupIdOf } from "./resource-id.js";
 
 export const DOCS_BASE = "docs/rules";
@@ -50,6 +51,11 @@ export function remediate(f: Finding, idx: InventoryIndex): Remediation | null {
     ...(bicep ? { bicep } : {}),
   });
   const kubelet = c?.kubeletObjectId ?? "<kubelet-object-id>";
+  // ABAC repository-permissions registries ignore AcrPull: grant the repository reader role there.
+  const abac = registryMode(r?.roleAssignmentMode) === "abac";
+  const pullRole = abac ? `"Container Registry Repository Reader"` : "AcrPull";
+  const pullRoleName = abac ? "Container Registry Repository Reader" : "AcrPull";
+  const pullGuid = abac ? REPO_READER : ACR_PULL;
   const registryId = r?.id ?? f.registryId ?? "<registry-id>";
   const registryName = r?.name ?? nameOf(registryId);
   const clusterName = c?.name ?? nameOf(f.clusterId ?? "");
@@ -59,19 +65,28 @@ export function remediate(f: Finding, idx: InventoryIndex): Remediation | null {
   switch (f.reason) {
     case "service-principal":
       return make(
-        `Move ${clusterName} to a kubelet managed identity so its pulls use Entra ID roles that can be audited (this rolls the node pools' credentials).`,
-        [`az aks update --resource-group ${clusterRg} --name ${clusterName} --enable-managed-identity`],
+        `Move ${clusterName} to managed identities so its pulls use Entra ID roles that can be audited. The kubelet keeps the service principal until the node pools are re-imaged: grant the new kubelet identity its pull role on every registry BEFORE the node image upgrade, or pulls fail with 401.`,
+        [
+          `az aks update --resource-group ${clusterRg} --name ${clusterName} --enable-managed-identity`,
+          `az aks show --resource-group ${clusterRg} --name ${clusterName} --query identityProfile.kubeletidentity.objectId -o tsv`,
+          `az role assignment create --assignee-object-id <new-kubelet-object-id> --assignee-principal-type ServicePrincipal --role ${pullRole} --scope <registry-resource-id>`,
+          `az aks nodepool upgrade --resource-group ${clusterRg} --cluster-name ${clusterName} --name <nodepool> --node-image-only`,
+        ],
       );
     case "kubelet-identity-replaced":
     case "no-pull-role":
       return make(
         f.reason === "kubelet-identity-replaced"
           ? `Grants made to the previous kubelet identity do not apply to ${kubelet}: grant AcrPull again on every registry ${clusterName} pulls from.`
-          : `Grant ${clusterName}'s kubelet identity AcrPull on ${registryName}.`,
+          : `Grant ${clusterName}'s kubelet identity ${pullRoleName} on ${registryName}.`,
         f.reason === "kubelet-identity-replaced"
-          ? [`az aks update --resource-group ${clusterRg} --name ${clusterName} --attach-acr <registry-resource-id>`]
-          : [`az role assignment create --assignee-object-id ${kubelet} --assignee-principal-type ServicePrincipal --role AcrPull --scope ${registryId}`],
-        f.reason === "no-pull-role" ? roleAssignmentBicep(ACR_PULL, kubelet, registryName) : undefined,
+          ? [
+              `az aks update --resource-group ${clusterRg} --name ${clusterName} --attach-acr <registry-resource-id>`,
+              `# registries in ABAC repository-permissions mode ignore --attach-acr's AcrPull; for those:`,
+              `az role assignment create --assignee-object-id ${kubelet} --assignee-principal-type ServicePrincipal --role "Container Registry Repository Reader" --scope <abac-registry-resource-id>`,
+            ]
+          : [`az role assignment create --assignee-object-id ${kubelet} --assignee-principal-type ServicePrincipal --role ${pullRole} --scope ${registryId}`],
+        f.reason === "no-pull-role" ? roleAssignmentBicep(pullGuid, kubelet, registryName) : undefined,
       );
     case "abac-mode-ignores-role":
       return make(
@@ -81,38 +96,38 @@ export function remediate(f: Finding, idx: InventoryIndex): Remediation | null {
       );
     case "custom-role-wildcard":
       return make(
-        `The custom role reaches pull only through a wildcard, which ACR honours only with ARM private link: list Microsoft.ContainerRegistry/registries/pull/read literally in the role, or grant AcrPull.`,
-        [`az role assignment create --assignee-object-id ${kubelet} --assignee-principal-type ServicePrincipal --role AcrPull --scope ${registryId}`],
+        `The custom role reaches pull only through a wildcard, which ACR honours only with ARM private link: list ${abac ? "Microsoft.ContainerRegistry/registries/repositories/content/read" : "Microsoft.ContainerRegistry/registries/pull/read"} literally in the role, or grant ${pullRoleName}.`,
+        [`az role assignment create --assignee-object-id ${kubelet} --assignee-principal-type ServicePrincipal --role ${pullRole} --scope ${registryId}`],
       );
     case "write-capable-role": {
       const writers = (f.evidence.writeCapable as { assignmentId?: string; role?: string }[] | undefined) ?? [];
       return make(
-        `Grant AcrPull at the registry, then remove the write-capable assignment(s) (${writers.map((w) => w.role).join(", ")}): this DELETES role assignments; check nothing else relies on them first.`,
+        `Grant ${pullRoleName} at the registry first, then remove the write-capable assignment(s) (${writers.map((w) => w.role).join(", ")}): this DELETES role assignments; check nothing else relies on them first.`,
         [
-          `az role assignment create --assignee-object-id ${kubelet} --assignee-principal-type ServicePrincipal --role AcrPull --scope ${registryId}`,
+          `az role assignment create --assignee-object-id ${kubelet} --assignee-principal-type ServicePrincipal --role ${pullRole} --scope ${registryId}`,
           ...writers.map((w) => `az role assignment delete --ids ${w.assignmentId}`),
         ],
-        roleAssignmentBicep(ACR_PULL, kubelet, registryName),
+        roleAssignmentBicep(pullGuid, kubelet, registryName),
       );
     }
     case "broad-scope-only":
       return make(
-        `Grant AcrPull at ${registryName} itself; the broader grant can then be narrowed (removing it is a separate, deliberate step).`,
-        [`az role assignment create --assignee-object-id ${kubelet} --assignee-principal-type ServicePrincipal --role AcrPull --scope ${registryId}`],
-        roleAssignmentBicep(ACR_PULL, kubelet, registryName),
+        `Grant ${pullRoleName} at ${registryName} itself; the broader grant can then be narrowed (removing it is a separate, deliberate step).`,
+        [`az role assignment create --assignee-object-id ${kubelet} --assignee-principal-type ServicePrincipal --role ${pullRole} --scope ${registryId}`],
+        roleAssignmentBicep(pullGuid, kubelet, registryName),
       );
     case "registry-deleted":
     case "unresolved-name":
       return make(
         `The registry ${f.registryId} does not exist (or cannot be found by that name): fix the cluster's aks-acr-audit-registries tag, or forget the attachment if it is no longer used.`,
         [
-          `az acr show --name ${nameOf(f.registryId ?? "")} --query id`,
+          `az acr show --name ${nameOf(f.registryId ?? "").split(".")[0]} --query id`,
           `az tag update --resource-id ${f.clusterId} --operation merge --tags aks-acr-audit-registries=<registries>`,
         ],
       );
     case "subscription-not-readable":
       return make(
-        `Give the auditor's identity Reader on subscription ${sub(f.registryId ?? "")} so it can see the registry.`,
+        `Give the auditor's identity Reader on subscription ${sub(f.registryId ?? "")} so it can see registry ${nameOf(f.registryId ?? "")} (if the registry lives elsewhere, fix the cluster's declared list).`,
         [`az role assignment create --assignee-object-id <auditor-principal-id> --assignee-principal-type ServicePrincipal --role Reader --scope /subscriptions/${sub(f.registryId ?? "")}`],
       );
     case "public-access-disabled-no-private-endpoint":
@@ -122,6 +137,7 @@ export function remediate(f: Finding, idx: InventoryIndex): Remediation | null {
           `az network private-endpoint create --name pe-${registryName} --resource-group <network-rg> --vnet-name <vnet> --subnet <subnet> --private-connection-resource-id ${registryId} --group-id registry --connection-name ${registryName}`,
           `az network private-dns zone create --resource-group <network-rg> --name ${idx.cloud.privateLinkZone}`,
           `az network private-endpoint dns-zone-group create --resource-group <network-rg> --endpoint-name pe-${registryName} --name default --private-dns-zone ${idx.cloud.privateLinkZone} --zone-name registry`,
+          `az network private-dns link vnet create --resource-group <network-rg> --zone-name ${idx.cloud.privateLinkZone} --name link-<node-vnet> --virtual-network <node-vnet-id> --registration-enabled false`,
         ],
       );
     case "private-endpoint-not-peered": {
@@ -166,11 +182,19 @@ export function remediate(f: Finding, idx: InventoryIndex): Remediation | null {
         `resource link 'Microsoft.Network/privateDnsZones/virtualNetworkLinks@2024-06-01' = {\n  name: '${idx.cloud.privateLinkZone}/link-${nameOf(vnets[0] ?? "vnet")}'\n  location: 'global'\n  properties: { registrationEnabled: false, virtualNetwork: { id: '${vnets[0] ?? "<vnet-id>"}' } }\n}`,
       );
     }
-    case "custom-dns":
+    case "custom-dns": {
+      const custom = ((f.evidence.nodePools as Record<string, unknown>[] | undefined) ?? []).filter((p) => p.reason === "custom-dns");
+      const vnets = [...new Set(custom.map((p) => String(p.vnet)))];
+      const servers = [...new Set(custom.flatMap((p) => (p.dnsServers as string[] | undefined) ?? []))];
       return make(
-        `The VNet uses custom DNS servers: make them forward ${idx.cloud.privateLinkZone} to Azure DNS (168.63.129.16) or a resolver linked to the zone.`,
-        [`az network private-dns link vnet list --resource-group <dns-zone-rg> --zone-name ${idx.cloud.privateLinkZone} -o table`],
+        `VNet ${vnets.map((v) => nameOf(v)).join(", ")} uses custom DNS servers (${servers.join(", ")}): make them forward ${idx.cloud.privateLinkZone} to Azure DNS (168.63.129.16) from a VNet linked to the zone, so ${r?.loginServer ?? registryName} resolves to its private endpoint.`,
+        [
+          ...vnets.map((v) => `az network vnet show --ids ${v} --query dhcpOptions.dnsServers`),
+          `az network private-dns link vnet list --resource-group <dns-zone-rg> --zone-name ${idx.cloud.privateLinkZone} -o table`,
+          `nslookup ${r?.loginServer ?? `${registryName}.${idx.cloud.registrySuffix}`}   # from a node: must answer the private endpoint's IP`,
+        ],
       );
+    }
     case "no-replica-in-region": {
       const premium = (r?.skuName ?? "").toLowerCase() === "premium";
       return make(
@@ -187,8 +211,8 @@ export function remediate(f: Finding, idx: InventoryIndex): Remediation | null {
       return make(`Disable anonymous pull on ${registryName} (clients without credentials will stop pulling).`, [`az acr update --name ${registryName} --anonymous-pull-enabled false`]);
     case "public-unrestricted":
       return make(
-        `Restrict ${registryName}'s network access: deny by default and allow the networks that need it (Premium), or disable public access behind private endpoints. Check every client first.`,
-        [`az acr update --name ${registryName} --default-action Deny`, `az acr network-rule add --name ${registryName} --ip-address <allowed-cidr>`],
+        `Restrict ${registryName}'s network access: allow the networks that need it first, then deny by default (IP rules need the Premium SKU${(r?.skuName ?? "").toLowerCase() === "premium" ? "" : `; ${registryName} is ${r?.skuName ?? "not Premium"}`}), or disable public access behind private endpoints. Check every client first: clients not allowed lose access.`,
+        [`az acr network-rule add --name ${registryName} --ip-address <allowed-cidr>`, `az acr update --name ${registryName} --default-action Deny`],
       );
     default:
       return null;
