@@ -1,0 +1,18 @@
+/** Errors of the table store, with a stable `code` (mapped to HTTP status in src/functions). */
+export type TableStoreErrorCode =
+  /** A `queryFindings` continuation that this store did not issue for this scope and query. */
+  | "InvalidContinuationToken"
+  /** Another writer committed (or reserved) the scope since `previous` was loaded. */
+  | "ConcurrentCommit"
+  /** An argument the store cannot accept (bad table prefix, bad page size...). */
+  | "InvalidArgument";
+
+export class TableStoreError extends Error {
+  override readonly name = "TableStoreError";
+  constructor(
+    readonly code: TableStoreErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
