@@ -56,15 +56,14 @@ export function kubeletManaged(c: Cluster): Evaluation {
 
 export function kubeletChanged(c: Cluster, previousObjectId: string | undefined): Evaluation | undefined {
   if (!c.kubeletObjectId) return undefined;
-  const evidence = { kubeletObjectId: c.kubeletObjectId, previousKubeletObjectId: previousObjectId ?? null };
   if (previousObjectId && previousObjectId.toLowerCase() !== c.kubeletObjectId.toLowerCase()) {
     return finding("identity.kubelet-changed", c.id, null, "fail", "kubelet-identity-replaced",
       `Cluster ${c.name}'s kubelet identity changed from ${previousObjectId} to ${c.kubeletObjectId}: grants made to the old identity no longer apply`,
-      evidence);
+      { kubeletObjectId: c.kubeletObjectId, previousKubeletObjectId: previousObjectId });
   }
+  // Same text on the first and every later run, so an unchanged cluster is not rewritten to the store.
   return finding("identity.kubelet-changed", c.id, null, "pass", null,
-    previousObjectId ? `Cluster ${c.name}'s kubelet identity is unchanged` : `Cluster ${c.name}'s kubelet identity is recorded for the next runs`,
-    evidence);
+    `Cluster ${c.name}'s kubelet identity is ${c.kubeletObjectId}`, { kubeletObjectId: c.kubeletObjectId });
 }
 
 // ---------------------------------------------------------------- registry rules
