@@ -68,7 +68,8 @@ export function prefixEnd(prefix: string): string {
 }
 
 const scopePart = (scopeKey: string) => encodeKeyPart(scopeKey, { maxLength: 60 });
-const idPart = (id: string | null | undefined) => (id ? encodeKeyPart(id) : "-");
+// A missing ID is an empty part, as in `findingKey` (an encoded ID is never empty).
+const idPart = (id: string | null | undefined) => (id ? encodeKeyPart(id) : "");
 const rulePart = (ruleId: string) => encodeKeyPart(ruleId, { preserveCase: true, maxLength: 60 });
 
 /** Buckets of cluster copies and of registry copies (fixed: changing them changes every key). */
@@ -102,7 +103,7 @@ export interface CopyAddress {
  * - State table: pointer and lease (`<scope>`), forget requests, API exemptions.
  */
 export const keys = {
-  /** Row key of the status copy of a finding: rule | cluster | registry, `-` for a missing ID. */
+  /** Row key of the status copy of a finding: rule | cluster | registry (empty for a missing ID). */
   findingRow(f: FindingIdentity): string {
     return joinKey(rulePart(f.ruleId), idPart(f.clusterId), idPart(f.registryId));
   },

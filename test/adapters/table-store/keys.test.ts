@@ -1,0 +1,85 @@
+import { describe, expect, test } from "vitest";
+import { encodeKeyPart, keys, MAX_KEY_LENGTH, runRowKey } from "../../../src/adapters/table-store/index.js";
+import { canonicalJson, encodeFinding, slotProperties, visibleSlot } from "../../../src/adapters/table-store/codec.js";
+import { finding } from "./fixtures.js";
+
+const FORBIDDEN = /[/\\#?\u0000-\u001f\u007f-\u009f]/;
+
+describe("key encoding", () => {
+  test("resource IDs are case-insensitive; forbidden characters never reach a key", () => {
+    const id = "/subscriptions/S/resourceGroups/RG/providers/Microsoft.ContainerService/managedClusters/AKS";
+    expect(encodeKeyPart(id)).toBe(encodeKeyPart(id.toLowerCase()));
+    expect(encodeKeyPart(id)).toBe("%2Fsubscriptions%2Fs%2Fresourcegroups%2Frg%2Fproviders%2Fmicrosoft.containerservice%2Fmanagedclusters%2Faks");
+    for (const s of ["a/b", "a\\b", "a#b", "a?b", "a\u0000b", "a\u001fb", "a\u007fb", "a\u0085b", "a|b", "a~b", "a%b", "a'b", "a b", "ü", "😀"]) {
+      const k = encodeKeyPart(s);
+      expect(k, s).not.toMatch(FORBIDDEN);
+      expect(k, s).toMatch(/^[\x21-\x7e]+$/);
+      expect(k, s).not.toMatch(/[|~]/);
+    }
+  });
+
+  test("distinct values stay distinct (no escape collisions)", () => {
+    const values = ["a/b", "a%2Fb", "a%2fb", "a|b", "a%7Cb", "a~b", "a", "A", "a b", "a+b"];
+    const encoded = new Set(values.map((v) => encodeKeyPart(v)));
+    // Only "a"/"A" and "a%2Fb"/"a%2fb" collide: that is case-insensitivity.
+    expect(encoded.size).toBe(values.length - 2);
+    expect(encodeKeyPart("a%2Fb")).not.toBe(encodeKeyPart("a/b"));
+  });
+
+  test("rule IDs keep their case (findingKey compares them case-sensitively)", () => {
+    expect(encodeKeyPart("Pull.Granted", { preserveCase: true })).not.toBe(encodeKeyPart("pull.granted", { preserveCase: true }));
+  });
+
+  test("over-long values keep a readable head and a hash of the whole; keys stay under 1 KiB", () => {
+    const a = `/subscriptions/s/resourceGroups/${"x".repeat(3000)}/a`;
+    const b = `/subscriptions/s/resourceGroups/${"x".repeat(3000)}/b`;
+    expect(encodeKeyPart(a)).not.toBe(encodeKeyPart(b));
+    expect(encodeKeyPart(a).length).toBeLessThanOrEqual(200);
+    expect(encodeKeyPart(a)).toMatch(/^%2Fsubscriptions%2Fs%2Fresourcegroups%2Fxxx.*~[0-9a-f]{40}$/);
+    const f = { ruleId: "r".repeat(500), clusterId: a, registryId: b, status: "pass", severity: "high" };
+    for (const c of keys.copies("mg-" + "m".repeat(200), f)) {
+      expect(c.partitionKey.length).toBeLessThanOrEqual(MAX_KEY_LENGTH);
+      expect(c.rowKey.length).toBeLessThanOrEqual(MAX_KEY_LENGTH);
+    }
+  });
+
+  test("a subject's copies share its bucket and row-key prefix", () => {
+    const c = "/subscriptions/S/resourceGroups/RG/providers/Microsoft.ContainerService/managedClusters/AKS";
+    const r = "/subscriptions/S/resourceGroups/RG/providers/Microsoft.ContainerRegistry/registries/ACR";
+    const [status, byCluster, byRegistry] = keys.copies("tenant", { ruleId: "pull.granted", clusterId: c, registryId: r, status: "fail", severity: "high" });
+    expect(status.partitionKey).toBe("tenant|s|fail|high");
+    expect(byCluster.partitionKey).toBe(keys.clusterPartition("tenant", c.toUpperCase()));
+    expect(byCluster.rowKey.startsWith(keys.subjectRange(c).from)).toBe(true);
+    expect(byRegistry.partitionKey).toBe(keys.registryPartition("tenant", r));
+    expect(byRegistry.rowKey.startsWith(keys.subjectRange(r.toLowerCase()).from)).toBe(true);
+    expect(byCluster.rowKey < keys.subjectRange(c).to).toBe(true);
+  });
+
+  test("run row keys: newest first, derived from the run ID", () => {
+    const older = runRowKey("20260101T000000Z-0000000a");
+    const newer = runRowKey("20260101T060000Z-0000000b");
+    expect(newer < older).toBe(true);
+    expect(runRowKey("20260101T060000Z-0000000b")).toBe(newer);
+    expect(runRowKey("odd id", "2026-01-01T06:00:00.000Z").slice(0, 14)).toBe(newer.slice(0, 14));
+  });
+});
+
+describe("versioned slots", () => {
+  const view = (gen: number, skip: number[] = []) => ({ gen, skip: new Set(skip) });
+
+  test("a reader takes the newest slot at or below its generation, ignoring skipped ones", () => {
+    const e = slotProperties({ gen: 3, data: "old" }, { gen: 5, data: "new" });
+    expect(visibleSlot(e, view(2))).toBeUndefined();
+    expect(visibleSlot(e, view(3))?.data).toBe("old");
+    expect(visibleSlot(e, view(4))?.data).toBe("old");
+    expect(visibleSlot(e, view(5))?.data).toBe("new");
+    expect(visibleSlot(e, view(6, [5]))?.data).toBe("old");
+  });
+
+  test("the stored form of a finding is canonical and does not depend on key order", () => {
+    const a = finding({ ruleId: "x", evidence: { b: 1, a: [2, { d: 1, c: 2 }] } });
+    const b = { ...a, evidence: { a: [2, { c: 2, d: 1 }], b: 1 } };
+    expect(encodeFinding(a)).toBe(encodeFinding(b));
+    expect(canonicalJson({ x: undefined, y: 1n })).toBe('{"y":1}');
+  });
+});
