@@ -127,6 +127,8 @@ interface Pointer {
   lastRunId: string | null;
   skip: SkipEntry[];
   reservedAt: string | null;
+  /** ID of the commit attempt that wrote it (to recognise our own write after a retried request). */
+  attempt?: string;
   etag?: string;
 }
 
@@ -274,11 +276,16 @@ export class TableAuditStore implements AuditStore {
       lastRunId: typeof e.lastRunId === "string" && e.lastRunId !== "" ? e.lastRunId : null,
       skip,
       reservedAt: typeof e.reservedAt === "string" ? e.reservedAt : null,
+      attempt: typeof e.attempt === "string" ? e.attempt : undefined,
       etag: e.etag,
     };
   }
 
-  /** Writes the pointer guarded by `etag` (create when there is none); a lost race is `ConcurrentCommit`. */
+  /**
+   * Writes the pointer guarded by `etag` (create when there is none); a lost race is `ConcurrentCommit`.
+   * A 412/409 can also be our own write applied by an attempt whose response was lost and then retried
+   * by the SDK: the attempt ID tells them apart.
+   */
   private async writePointer(scopeKey: string, p: Pointer, etag: string | undefined): Promise<string> {
     const entity: TableEntity<Record<string, unknown>> = {
       partitionKey: keys.controlPartition(scopeKey),
@@ -289,12 +296,17 @@ export class TableAuditStore implements AuditStore {
       lastRunId: p.lastRunId ?? "",
       skip: JSON.stringify(p.skip),
       reservedAt: p.reservedAt ?? "",
+      attempt: p.attempt ?? "",
       updatedAt: isoNow(this.now()),
     };
     try {
       return etag ? await this.state.replace(entity, etag) : await this.state.create(entity);
     } catch (e) {
       if (statusOf(e) === 412 || statusOf(e) === 409) {
+        const now = await this.readPointer(scopeKey);
+        if (p.attempt && now.attempt === p.attempt && now.committed === p.committed && now.reserved === p.reserved && now.etag) {
+          return now.etag;
+        }
         throw new TableStoreError("ConcurrentCommit", `Another writer changed the state of scope ${scopeKey} during this commit`);
       }
       throw e;
@@ -387,6 +399,7 @@ export class TableAuditStore implements AuditStore {
     const C = ptr.committed;
     const N = Math.max(ptr.committed, ptr.reserved) + 1;
     const nowMs = this.now();
+    const attempt = randomBytes(9).toString("base64url");
     // Generations reserved by attempts that never committed: their slots must be ignored from now on.
     const aborted: SkipEntry[] = [];
     for (let g = C + 1; g <= ptr.reserved; g++) aborted.push({ g, at: ptr.reservedAt ?? isoNow(nowMs) });
@@ -423,7 +436,7 @@ export class TableAuditStore implements AuditStore {
     const reservedAt = isoNow(nowMs);
     if (findingOps.length > 0 || feedOps.length > 0) {
       // Reserve N first: if this attempt dies, the next one knows N's slots are garbage.
-      etag = await this.writePointer(scopeKey, { ...ptr, reserved: N, reservedAt }, etag);
+      etag = await this.writePointer(scopeKey, { ...ptr, reserved: N, reservedAt, attempt }, etag);
       // A retried run must not keep feed entries its aborted attempt wrote and this one would not.
       if (aborted.length > 0) await this.deletePartition(this.runs, keys.changePartition(scopeKey, run.id));
       const tasks = [
@@ -435,7 +448,7 @@ export class TableAuditStore implements AuditStore {
     // The switch: one conditional write. Before it, readers see C; after it, N.
     await this.writePointer(
       scopeKey,
-      { committed: N, reserved: N, base: C, lastRunId: run.id, skip: newSkip, reservedAt },
+      { committed: N, reserved: N, base: C, lastRunId: run.id, skip: newSkip, reservedAt, attempt },
       etag,
     );
     await this.putRun(scopeKey, run);

@@ -2,7 +2,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, expect, test } from "vitest";
-import type { PipelineRequest } from "@azure/core-rest-pipeline";
+import { createDefaultHttpClient, createHttpHeaders, type HttpClient, type PipelineRequest } from "@azure/core-rest-pipeline";
 import { startEmbeddedAzurite } from "../../../src/adapters/table-store/embedded-azurite.js";
 import type { TableAuditStore } from "../../../src/adapters/table-store/index.js";
 import type { Finding } from "../../../src/core/findings.js";
@@ -272,6 +272,32 @@ describe("commit protocol: all or nothing for readers", () => {
       fs.rmSync(dataDir, { recursive: true, force: true });
     }
   });
+
+  for (const which of [1, 2]) {
+    test(`a pointer write (${which === 1 ? "reservation" : "switch"}) applied but answered 503 is retried and recognised as ours`, async () => {
+      const prefix = uniquePrefix("lost");
+      const first = estate(5, 1);
+      await commit(await newStore({ tablePrefix: prefix }), "tenant", first);
+      const inner = createDefaultHttpClient();
+      let pointerWrites = 0;
+      const lossy: HttpClient = {
+        async sendRequest(req) {
+          const res = await inner.sendRequest(req);
+          if (isPointerWrite(req) && ++pointerWrites === which) {
+            return { request: req, status: 503, headers: createHttpHeaders({ "retry-after": "0" }), bodyAsText: "" };
+          }
+          return res;
+        },
+      };
+      const store = await newStore({ tablePrefix: prefix, httpClient: lossy, retryOptions: { maxRetries: 2, retryDelayInMs: 5, maxRetryDelayInMs: 10 } });
+      const second = secondState(first);
+      const { run } = await commit(store, "tenant", second);
+      expect(pointerWrites).toBe(3); // reservation, switch, and the retry of one of them
+      const s = await store.loadState("tenant");
+      expect(comparable(s)).toEqual(comparable(second));
+      expect(s.lastRunId).toBe(run.id);
+    });
+  }
 
   test("two writers: the one whose state went stale is refused, the committed state is the winner's", async () => {
     const prefix = uniquePrefix("race");

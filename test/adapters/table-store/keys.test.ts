@@ -83,3 +83,26 @@ describe("versioned slots", () => {
     expect(canonicalJson({ x: undefined, y: 1n })).toBe('{"y":1}');
   });
 });
+
+describe("transactions", () => {
+  test("batches hold one partition, at most 100 operations and about 3 MiB", async () => {
+    const { CountedTable, OpCounter } = await import("../../../src/adapters/table-store/table-access.js");
+    const table = new CountedTable({} as never, new OpCounter());
+    const big = "x".repeat(29_000);
+    const ops = [
+      ...Array.from({ length: 250 }, (_, i) => ({ kind: "upsert" as const, entity: { partitionKey: "p1", rowKey: `r${i}`, d0: "small" } })),
+      ...Array.from({ length: 120 }, (_, i) => ({ kind: "upsert" as const, entity: { partitionKey: "p2", rowKey: `r${i}`, d0: big, d1: big } })),
+      { kind: "delete" as const, partitionKey: "p1", rowKey: "gone" },
+    ];
+    const batches = table.batches(ops);
+    expect(batches.flat()).toHaveLength(ops.length);
+    for (const b of batches) {
+      expect(b.length).toBeLessThanOrEqual(100);
+      const pks = new Set(b.map((op) => (op.kind === "delete" ? op.partitionKey : op.entity.partitionKey)));
+      expect(pks.size).toBe(1);
+      const bytes = b.reduce((n, op) => n + JSON.stringify(op).length, 0);
+      expect(bytes).toBeLessThan(3.5 * 1024 * 1024);
+    }
+    expect(batches.filter((b) => b.some((op) => op.kind === "upsert" && op.entity.partitionKey === "p2")).length).toBeGreaterThanOrEqual(3);
+  });
+});
