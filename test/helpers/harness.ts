@@ -9,12 +9,12 @@ import type { AuditScope, AuditStore } from "../../src/core/ports.js";
 import { buildDiscovery } from "../../src/composition-root.js";
 import { ArmSimulator, loadEstateFile, parseEstate, simulatorCredential, type Estate } from "../../src/adapters/simulator/index.js";
 import { AZURITE_ACCOUNT, AZURITE_KEY } from "../../src/adapters/table-store/embedded-azurite.js";
-import { createTableStore } from "../../src/adapters/table-store/index.js";
+import { createTableStore, type TableAuditStore } from "../../src/adapters/table-store/index.js";
 
 let counter = 0;
 
 /** A fresh store (own tables) on the shared test Azurite. */
-export async function freshStore(label = "t"): Promise<AuditStore & { operations(): number }> {
+export async function freshStore(label = "t"): Promise<TableAuditStore> {
   const prefix = `${label.replace(/[^a-z0-9]/gi, "").slice(0, 12)}${process.pid}x${++counter}${Math.floor(Math.random() * 1e6)}`;
   return createTableStore({
     endpoint: inject("azuriteTableUrl"),
