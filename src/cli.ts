@@ -16,7 +16,10 @@ import { scopeKeyOf, type AuditScope } from "./core/ports.js";
 import { renderFindingsTable, renderReport, renderTriage, runHeadline, style } from "./report.js";
 import { triage, TriageError } from "./core/triage.js";
 import { failsGate, findingJson, toJsonDocument, triageJson } from "./core/json.js";
-import { openDiscovery, openStore, type Opened } from "./local.js";
+import { openDiscovery, openDiscoverySync, openStore, type Opened } from "./local.js";
+import { loadConfig } from "./config.js";
+import { setRuntime } from "./runtime.js";
+import { startServer } from "./server.js";
 
 export class UsageError extends Error {
   readonly code = "UsageError";
@@ -30,6 +33,7 @@ Commands:
   findings   list the current findings from the store
   triage     why can't this cluster pull from its registries, and how to fix it (no store)
   export     write the estate an audit reads (Resource Graph rows) to a file, to replay offline
+  serve      serve the HTTP API (the Functions' handlers) on 127.0.0.1 over the local store
 
 Options of run:
   --estate FILE            audit an estate file through the local ARM simulator (no Azure)
@@ -42,6 +46,7 @@ Options of run:
 
 Options of findings: --status S  --severity S (minimum)  --cluster ID|NAME  --data-dir DIR  --json
 Options of runs:     --top N  --data-dir DIR  --json
+Options of serve:    [--port 7071]  [--data-dir DIR]  [--estate FILE (what POST /api/runs audits)]  [--management-group ID]
 Options of export:   --out FILE  [--management-group ID]  [--cloud NAME]  [--estate FILE (re-export an estate)]
 Options of triage:   --cluster ID|NAME  [--registry ID|NAME|LOGIN-SERVER]  [--estate FILE]  [--management-group ID]
                      [--cloud NAME]  [--arm-private-link]  [--json]
@@ -239,7 +244,68 @@ async function cmdExport(args: string[], io: Io): Promise<number> {
   return 0;
 }
 
-export async function main(argv: string[], io: Io): Promise<number> {
+async function cmdServe(args: string[], io: Io & { until?: Promise<void> }): Promise<number> {
+  const { values } = parse(args, {
+    port: { type: "string" },
+    "data-dir": { type: "string" },
+    estate: { type: "string" },
+    "management-group": { type: "string" },
+    cloud: { type: "string" },
+  });
+  const port = values.port === undefined ? 7071 : Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a port number (got '${values.port as string}')`);
+  const scope = scopeArg(values["management-group"] as string | undefined);
+  const estateFile = values.estate as string | undefined;
+  const config = loadConfig({
+    ...io.env,
+    AUDIT_MANAGEMENT_GROUP: scope.managementGroup ?? "",
+    AZURE_CLOUD: (values.cloud as string | undefined) ?? io.env.AZURE_CLOUD,
+    AUDIT_ESTATE_FILE: estateFile ?? io.env.AUDIT_ESTATE_FILE,
+  });
+  const discovery = estateFile ? await openDiscovery({ estate: estateFile, cloud: cloudArg(values.cloud as string | undefined), env: io.env }) : undefined;
+  const store = await openStore({ dataDir: values["data-dir"] as string | undefined, env: io.env });
+  let server: Awaited<ReturnType<typeof startServer>> | undefined;
+  try {
+    setRuntime({
+      config: { ...config, cloud: discovery?.cloud ?? config.cloud },
+      store: store.store,
+      scopeKey: scopeKeyOf(scope),
+      holder: `serve:${os.hostname()}:${process.pid}`,
+      // POST /api/runs audits the estate through the simulator; without one, Azure with the developer's login.
+      newDiscovery: () => {
+        if (estateFile) return openDiscoverySync(estateFile, discovery!.cloud);
+        throw new Error("serve was started without --estate: POST /api/runs needs --estate locally (in Azure the timer function audits)");
+      },
+    });
+    server = await startServer({ port, env: io.env });
+    const u = server.url;
+    io.out(
+      [
+        `aks-acr-audit API on ${u}/api (store: ${store.description}${io.env.AUDIT_API_KEY ? "; send x-functions-key" : "; no key needed locally"})`,
+        `Try:`,
+        `  curl -s '${u}/api/findings/summary'`,
+        `  curl -s '${u}/api/findings?status=fail&severity=high'`,
+        `  curl -s '${u}/api/findings?status=fail&format=csv'`,
+        `  curl -s '${u}/api/runs/latest'`,
+        `  curl -s '${u}/api/runs/latest/changes'`,
+        `  curl -s '${u}/api/openapi.json'`,
+        `  curl -s -X POST '${u}/api/runs'`,
+        `Ctrl+C stops.`,
+      ].join("\n"),
+    );
+    await (io.until ?? new Promise<void>((resolve) => {
+      process.once("SIGINT", () => resolve());
+      process.once("SIGTERM", () => resolve());
+    }));
+    return 0;
+  } finally {
+    await server?.close().catch(() => undefined);
+    setRuntime(undefined);
+    await store.close().catch(() => undefined);
+  }
+}
+
+export async function main(argv: string[], io: Io & { until?: Promise<void> }): Promise<number> {
   const [command, ...rest] = argv;
   try {
     switch (command) {
@@ -253,6 +319,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
         return await cmdTriage(rest, io);
       case "export":
         return await cmdExport(rest, io);
+      case "serve":
+        return await cmdServe(rest, io);
       case "help":
       case "--help":
       case "-h":

@@ -45,6 +45,12 @@ export async function openDiscovery(opts: { estate?: string; cloud?: Cloud; env:
   return { discovery: buildDiscovery({ cloud, credential }), cloud, close: async () => undefined };
 }
 
+/** A fresh simulator-backed discovery for an estate file (one per run: counters and caches are per run). */
+export function openDiscoverySync(estateFile: string, cloud: Cloud): ResourceGraphDiscovery {
+  const estate = loadEstateFile(estateFile);
+  return buildDiscovery({ cloud, credential: simulatorCredential(), httpClient: new ArmSimulator(estate), retryOptions: { maxRetries: 3, retryDelayInMs: 200, maxRetryDelayInMs: 2000 } });
+}
+
 /**
  * The store: AUDIT_TABLE_ENDPOINT (Azure, Entra ID credential) or AUDIT_STORAGE_CONNECTION_STRING when set,
  * else the embedded Azurite keeping its files in `dataDir`.

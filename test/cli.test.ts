@@ -168,3 +168,27 @@ describe("text output", () => {
     expect(await main(["triage", "--estate", path.join(CASES, "private-endpoint-peering.json"), "--cluster", "nope"], missing.io)).toBe(2);
   });
 });
+
+describe("serve", () => {
+  test("serves the API over the CLI's store on 127.0.0.1 and prints URLs to try", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cli-serve-"));
+    const estate = path.join(CASES, "private-endpoint-peering.json");
+    expect(await main(["run", "--estate", estate, "--data-dir", dir, "--json"], io().io)).toBe(0);
+    let stop!: () => void;
+    const until = new Promise<void>((r) => (stop = r));
+    const t = io();
+    const serving = main(["serve", "--port", "0", "--data-dir", dir, "--estate", estate], { ...t.io, until });
+    for (let i = 0; i < 100 && !t.out.length; i++) await new Promise((r) => setTimeout(r, 50));
+    const url = /(http:\/\/127\.0\.0\.1:\d+)\/api/.exec(t.out.join("\n"))![1];
+    expect(t.out.join("\n")).toMatch(/curl -s '.*\/api\/findings\?status=fail&severity=high'/);
+    const res = await fetch(`${url}/api/findings?status=fail&severity=high`);
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { value: { ruleId: string; reason: string }[] };
+    expect(body.value.map((f) => `${f.ruleId}:${f.reason}`)).toContain("network.path:private-endpoint-not-peered");
+    const bad = await fetch(`${url}/api/findings?colour=red`);
+    expect(bad.status).toBe(400);
+    expect(JSON.stringify(await bad.json())).toMatch(/colour/);
+    stop();
+    expect(await serving).toBe(0);
+  });
+});
