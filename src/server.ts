@@ -18,6 +18,18 @@ import { errorBody } from "./api/errors.js";
 import { JSON_CONTENT_TYPE, MAX_BODY_BYTES, type Handler } from "./api/http.js";
 import { allowedMethods, resolveRoute, type OperationName } from "./api/routes.js";
 
+/**
+ * A named export of a dynamically imported module. Compiled to CommonJS, `import()` stays a native
+ * dynamic import, and Node exposes a CommonJS module's exports as `default` (named ones only when its
+ * lexer can see them: not for @azure/functions); under vitest they are named.
+ */
+function interop<T>(mod: unknown, name: string): T {
+  const m = mod as Record<string, unknown> & { default?: Record<string, unknown> };
+  const v = (m[name] ?? m.default?.[name]) as T | undefined;
+  if (v === undefined) throw new Error(`module has no export ${name}`);
+  return v;
+}
+
 /** The handlers, by operation (loaded on first use; see `loadHandlers`). */
 export type Handlers = Record<OperationName, Handler>;
 
@@ -35,35 +47,37 @@ export function loadHandlers(): Promise<Handlers> {
       warn(...args);
     };
     try {
-      const [fl, fs, rl, rs, rg, rc, ca, af, h, oa, el, ec, ed] = await Promise.all([
-        import("./functions/findings-list.js"),
-        import("./functions/findings-summary.js"),
-        import("./functions/runs-list.js"),
-        import("./functions/runs-start.js"),
-        import("./functions/runs-get.js"),
-        import("./functions/runs-changes.js"),
-        import("./functions/cluster-attachments.js"),
-        import("./functions/attachments-forget.js"),
-        import("./functions/health.js"),
-        import("./functions/openapi.js"),
-        import("./functions/exemptions-list.js"),
-        import("./functions/exemptions-create.js"),
-        import("./functions/exemptions-delete.js"),
+      const load = async <T>(module: Promise<unknown>, name: string): Promise<T> => interop<T>(await module, name);
+      const entries = await Promise.all([
+        load<Handler>(import("./functions/findings-list.js"), "findingsList"),
+        load<Handler>(import("./functions/findings-summary.js"), "findingsSummary"),
+        load<Handler>(import("./functions/runs-list.js"), "runsList"),
+        load<Handler>(import("./functions/runs-start.js"), "runsStart"),
+        load<Handler>(import("./functions/runs-get.js"), "runsGet"),
+        load<Handler>(import("./functions/runs-changes.js"), "runsChanges"),
+        load<Handler>(import("./functions/cluster-attachments.js"), "clusterAttachments"),
+        load<Handler>(import("./functions/attachments-forget.js"), "attachmentsForget"),
+        load<Handler>(import("./functions/health.js"), "health"),
+        load<Handler>(import("./functions/openapi.js"), "openapi"),
+        load<Handler>(import("./functions/exemptions-list.js"), "exemptionsList"),
+        load<Handler>(import("./functions/exemptions-create.js"), "exemptionsCreate"),
+        load<Handler>(import("./functions/exemptions-delete.js"), "exemptionsDelete"),
       ]);
+      const [fl, fs, rl, rs, rg, rc, ca, af, h, oa, el, ec, ed] = entries;
       return {
-        "findings-list": fl.findingsList,
-        "findings-summary": fs.findingsSummary,
-        "runs-list": rl.runsList,
-        "runs-start": rs.runsStart,
-        "runs-get": rg.runsGet,
-        "runs-changes": rc.runsChanges,
-        "cluster-attachments": ca.clusterAttachments,
-        "attachments-forget": af.attachmentsForget,
-        health: h.health,
-        openapi: oa.openapi,
-        "exemptions-list": el.exemptionsList,
-        "exemptions-create": ec.exemptionsCreate,
-        "exemptions-delete": ed.exemptionsDelete,
+        "findings-list": fl,
+        "findings-summary": fs,
+        "runs-list": rl,
+        "runs-start": rs,
+        "runs-get": rg,
+        "runs-changes": rc,
+        "cluster-attachments": ca,
+        "attachments-forget": af,
+        health: h,
+        openapi: oa,
+        "exemptions-list": el,
+        "exemptions-create": ec,
+        "exemptions-delete": ed,
       };
     } finally {
       console.warn = warn;
@@ -165,7 +179,10 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   const adminKey = opts.adminKey ?? (env.AUDIT_API_ADMIN_KEY || undefined) ?? apiKey;
   const log = opts.log ?? defaultLog;
   const table = await loadHandlers();
-  const { HttpRequest, HttpResponse, InvocationContext } = await import("@azure/functions");
+  const lib = await import("@azure/functions");
+  const HttpRequest = interop<typeof import("@azure/functions").HttpRequest>(lib, "HttpRequest");
+  const HttpResponse = interop<typeof import("@azure/functions").HttpResponse>(lib, "HttpResponse");
+  const InvocationContext = interop<typeof import("@azure/functions").InvocationContext>(lib, "InvocationContext");
   const reply = (res: http.ServerResponse, init: HttpResponseInit, method: string) => send(res, init, method, HttpResponse);
   let origin = "";
 

@@ -152,6 +152,13 @@ describe("local server", () => {
     expect(r.json.servers).toEqual([{ url: `${server.url}/api` }]);
   });
 
+  it("finds @azure/functions' classes as compiled code loads them (a native import of a CommonJS package)", async () => {
+    const { execFileSync } = await import("node:child_process");
+    const script = "const m = await import('@azure/functions'); const pick = (n) => m[n] ?? m.default?.[n]; console.log(['HttpRequest', 'HttpResponse', 'InvocationContext'].map((n) => typeof pick(n)).join(','));";
+    const out = execFileSync(process.execPath, ["--input-type=module", "-e", script], { cwd: `${__dirname}/../..`, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+    expect(out.trim()).toBe("function,function,function");
+  });
+
   it("caller-supplied platform identity headers are dropped", async () => {
     const principal = Buffer.from(JSON.stringify({ auth_typ: "aad", claims: [{ typ: "name", val: "mallory" }] })).toString("base64");
     const registry = findings.find((f) => f.registryId?.startsWith("/"))!.registryId!;
