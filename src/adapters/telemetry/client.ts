@@ -7,6 +7,7 @@
  * without a connection string never pays for it.
  */
 import type { TokenCredential } from "@azure/core-auth";
+import { AzureLogger, getLogLevel, setLogLevel } from "@azure/logger";
 import type { TelemetryClient } from "applicationinsights";
 
 export interface IngestionSettings {
@@ -92,16 +93,41 @@ export function startApplicationInsights(settings: IngestionSettings, opts: Star
       redis4: { enabled: false },
     },
   };
+  const azureLog = { log: AzureLogger.log, level: getLogLevel() };
   client.initialize();
+  keepAzureSdkLogging(azureLog);
   started = { client, connectionString: settings.connectionString };
   return client;
 }
 
-/** Flushes and stops the SDK (the CLI before exit; tests). */
-export async function stopApplicationInsights(): Promise<void> {
+/**
+ * The SDK turns the Azure SDK's logger on at "warning" and prints it on stdout: SDK warnings (e.g. ARM
+ * clients' deprecation notices) would land in the CLI's `--json` output and in the host's logs on every
+ * run. The Azure SDK's logging stays as the process had it (AZURE_LOG_LEVEL; off by default), unless the
+ * SDK's own logging settings are used on purpose.
+ */
+function keepAzureSdkLogging(before: { log: typeof AzureLogger.log; level: ReturnType<typeof getLogLevel> }): void {
+  if (process.env.APPLICATIONINSIGHTS_INSTRUMENTATION_LOGGING_LEVEL || process.env.APPLICATIONINSIGHTS_LOG_DESTINATION) return;
+  AzureLogger.log = before.log;
+  setLogLevel(before.level);
+}
+
+/** Flushes and stops the SDK (the CLI before it exits; tests). Gives up waiting after `timeoutMs`. */
+export async function stopApplicationInsights(timeoutMs = 10_000): Promise<void> {
   if (!started) return;
   started = undefined;
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const ai = require("applicationinsights") as typeof import("applicationinsights");
-  await ai.shutdownAzureMonitor();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, timeoutMs);
+    timer.unref();
+  });
+  try {
+    await Promise.race([ai.shutdownAzureMonitor(), timeout]);
+  } catch (err) {
+    console.warn(`aks-acr-audit: telemetry shutdown failed: ${(err as Error)?.message ?? String(err)}`);
+  } finally {
+    clearTimeout(timer);
+  }
 }
