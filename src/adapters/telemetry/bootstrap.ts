@@ -1,8 +1,9 @@
 /**
- * Side-effect module, imported before anything else by every entry point (src/telemetry-setup.ts, which
- * the function files import first, and the CLI): starts Application Insights from the environment when
- * APPLICATIONINSIGHTS_CONNECTION_STRING is set, before the Azure SDK modules load, so that their calls
- * are collected as dependencies. It imports nothing heavy; without the setting it does nothing.
+ * Side-effect module, imported before anything else by the Functions app (first import of
+ * src/telemetry-setup.ts, which the function files import first): starts Application Insights from the
+ * environment when APPLICATIONINSIGHTS_CONNECTION_STRING is set, before the Azure SDK modules load, so
+ * that their calls are collected as dependencies. It imports nothing heavy; without the setting it does
+ * nothing. (The CLI starts telemetry itself, with the developer's credential for Entra ID ingestion.)
  */
 import { startApplicationInsights } from "./client.js";
 
