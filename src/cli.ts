@@ -12,7 +12,7 @@ import { cloudByName, CLOUD_NAMES, CLOUDS, type Cloud } from "./core/clouds.js";
 import { exportEstate } from "./export.js";
 import { azureCredential } from "./composition-root.js";
 import { SEVERITIES, STATUSES, severityRank, type Finding, type Severity, type Status } from "./core/findings.js";
-import { scopeKeyOf, type AuditScope } from "./core/ports.js";
+import { scopeKeyOf, type AuditObserver, type AuditScope } from "./core/ports.js";
 import { renderFindingsTable, renderReport, renderTriage, runHeadline, style } from "./report.js";
 import { triage, TriageError } from "./core/triage.js";
 import { failsGate, findingJson, toJsonDocument, triageJson } from "./core/json.js";
@@ -109,22 +109,41 @@ async function cmdRun(args: string[], io: Io): Promise<number> {
     if (Date.now() - started > 1000) io.err(`aks-acr-audit: ${m}`);
   };
   const opened: Opened[] = [];
+  let telemetry:
+    | { runCompleted: NonNullable<AuditObserver["runCompleted"]>; withOperation: <T>(name: string, fn: () => Promise<T>) => Promise<T>; stop: () => Promise<void> }
+    | undefined;
   try {
     const discovery = await openDiscovery({ estate: values.estate as string | undefined, cloud: cloudFlag, env: io.env });
     opened.push(discovery);
     const store = await openStore({ dataDir: values["data-dir"] as string | undefined, env: io.env });
     opened.push(store);
-    const result = await runAudit(
-      { discovery: discovery.discovery, store: store.store },
-      {
-        scope,
-        cloud: discovery.cloud,
-        armPrivateLink: Boolean(values["arm-private-link"]) || /^true$/i.test(io.env.AUDIT_TENANT_ARM_PRIVATE_LINK ?? ""),
-        holder: `cli:${os.hostname()}:${process.pid}`,
-        retentionDays: Number(io.env.RETENTION_DAYS ?? 90) || 90,
-        observer: { progress },
-      },
-    );
+    // The same telemetry as the timer function when a connection string is set (loaded only then).
+    if (io.env.APPLICATIONINSIGHTS_CONNECTION_STRING) {
+      const t = await import("./adapters/telemetry/index.js");
+      const aiAuth = io.env.APPLICATIONINSIGHTS_AUTHENTICATION_STRING || undefined;
+      const observer = t.telemetryFromConfig(
+        { appInsightsConnectionString: io.env.APPLICATIONINSIGHTS_CONNECTION_STRING, appInsightsAuthenticationString: aiAuth },
+        aiAuth ? { credential: await azureCredential(discovery.cloud, io.env.AZURE_CLIENT_ID || undefined) } : {},
+      );
+      telemetry = {
+        runCompleted: (run, findings) => observer?.runCompleted(run, findings),
+        withOperation: (name, fn) => t.withOperation(name, fn),
+        stop: () => t.stopApplicationInsights(),
+      };
+    }
+    const audit = () =>
+      runAudit(
+        { discovery: discovery.discovery, store: store.store },
+        {
+          scope,
+          cloud: discovery.cloud,
+          armPrivateLink: Boolean(values["arm-private-link"]) || /^true$/i.test(io.env.AUDIT_TENANT_ARM_PRIVATE_LINK ?? ""),
+          holder: `cli:${os.hostname()}:${process.pid}`,
+          retentionDays: Number(io.env.RETENTION_DAYS ?? 90) || 90,
+          observer: { progress, runCompleted: (run, findings) => telemetry?.runCompleted(run, findings) },
+        },
+      );
+    const result = telemetry ? await telemetry.withOperation("aks-acr-audit run", audit) : await audit();
     if (values.json) io.out(JSON.stringify(toJsonDocument(result)));
     else io.out(renderReport(result.run, result.findings, result.attachments, style(io.isTty)));
     if (failOn && failsGate(result.findings, failOn).length) {
@@ -133,6 +152,7 @@ async function cmdRun(args: string[], io: Io): Promise<number> {
     }
     return 0;
   } catch (err) {
+    if (err instanceof AuditError && err.run) telemetry?.runCompleted(err.run, []);
     if (err instanceof AuditError && err.code === "LeaseHeld") {
       io.err(`aks-acr-audit: ${err.message}`);
       return 1;
@@ -140,6 +160,8 @@ async function cmdRun(args: string[], io: Io): Promise<number> {
     throw Object.assign(err as Error, { during: lastProgress });
   } finally {
     for (const o of opened.reverse()) await o.close().catch(() => undefined);
+    // After the store is closed: stopping telemetry first could leave the embedded Azurite running.
+    await telemetry?.stop().catch(() => undefined);
   }
 }
 

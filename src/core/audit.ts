@@ -287,7 +287,7 @@ export async function runAudit(
       try {
         await deps.store.commitRun(scopeKey, run, previous, { findings, attachments: attachmentsToRemember(index, attachments, previous) });
       } catch (err) {
-        throw new AuditError("StoreFailed", `Could not store the run (the previous state is intact): ${(err as Error).message.split("\n")[0]}`);
+        throw new AuditError("StoreFailed", `Could not store the run (the previous state is intact): ${(err as Error).message.split("\n")[0]}`, run);
       }
       finish();
     } catch (err) {
