@@ -23,6 +23,8 @@ export interface DiscoveryOptions {
   retryOptions?: { maxRetries?: number; retryDelayInMs?: number; maxRetryDelayInMs?: number };
   /** Longest Retry-After the auditor honours before giving up a request (bounded run time). */
   maxRetryAfterMs?: number;
+  /** Wait given to a 429/503 that names none (the SDK would not retry a 429 without Retry-After). */
+  defaultRetryAfterMs?: number;
   concurrency?: number;
   /** Extra pipeline policies (telemetry) on both clients. */
   policies?: PipelinePolicy[];
@@ -39,7 +41,7 @@ export interface ArmClients {
 
 /** The SDK clients with our policies: quota limiter, throttle cap, and any extra ones. */
 export function buildClients(opts: DiscoveryOptions): ArmClients {
-  const throttle = { maxRetryAfterMs: opts.maxRetryAfterMs ?? 30_000, defaultRetryAfterMs: 2_000 };
+  const throttle = { maxRetryAfterMs: opts.maxRetryAfterMs ?? 30_000, defaultRetryAfterMs: opts.defaultRetryAfterMs ?? 2_000 };
   const common = {
     endpoint: opts.cloud.armEndpoint,
     credentialScopes: [opts.cloud.armAudience],

@@ -29,7 +29,7 @@ export const FAST_RETRY = { maxRetries: 3, retryDelayInMs: 10, maxRetryDelayInMs
 export function simulatorDiscovery(estate: Estate, opts: { cloud?: Cloud; overrides?: ConstructorParameters<typeof ArmSimulator>[1]; maxRetryAfterMs?: number } = {}) {
   const simulator = new ArmSimulator(estate, opts.overrides);
   const cloud = opts.cloud ?? cloudByName(estate.cloud) ?? CLOUDS.AzureCloud;
-  const discovery = buildDiscovery({ cloud, credential: simulatorCredential(), httpClient: simulator, retryOptions: FAST_RETRY, maxRetryAfterMs: opts.maxRetryAfterMs ?? 2_000 });
+  const discovery = buildDiscovery({ cloud, credential: simulatorCredential(), httpClient: simulator, retryOptions: FAST_RETRY, maxRetryAfterMs: opts.maxRetryAfterMs ?? 2_000, defaultRetryAfterMs: 100 });
   return { simulator, discovery, cloud };
 }
 

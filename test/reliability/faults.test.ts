@@ -22,9 +22,10 @@ describe("transient faults are retried and change nothing", () => {
     ["429 and 503 on the authorization API", [{ service: "authorization", status: 429, retryAfterSeconds: 1, count: 1 }, { service: "authorization", status: 503, count: 1 }]],
     ["resets on the authorization API", [{ service: "authorization", kind: "reset", count: 2 }]],
   ];
+  const base = twoSubscriptions({ withoutRoleDefinitionRows: true });
+  let baseline: Awaited<ReturnType<typeof auditEstate>> | undefined;
   test.each(cases)("%s", async (_name, faults) => {
-    const base = twoSubscriptions({ withoutRoleDefinitionRows: true });
-    const baseline = await auditEstate(base, await freshStore("base"));
+    baseline ??= await auditEstate(base, await freshStore("base"));
     const store = await freshStore("fault");
     const started = Date.now();
     const result = await auditEstate(withFaults(base, faults), store);
