@@ -4,11 +4,13 @@
  * `GET /api/findings?cluster=<id>` and `GET /api/findings?status=fail&severity=high&top=100`. Prints JSON.
  *
  * Azurite runs in a child process (its query engine scans the whole table in JavaScript; sharing the
- * server's event loop would measure that twice). Each scenario runs twice: with the API's read cache
- * (the default configuration) and without it (every request reaches the store).
+ * server's event loop would measure that twice). Each scenario runs with the API's read cache (the default
+ * configuration: `cluster`, `failHigh`), without it (`uncached.*`: every request reaches the store), and
+ * without it on one connection (`uncached1.*`: what one request costs the store on its own).
  *
  * Options: --findings N (100000)  --connections N (32)  --duration S (10)  --data-dir D (reuse a seeded
- * Azurite database there; seeded on first use)  --scenarios cached,uncached
+ * Azurite database there; seeded on first use; slow: Azurite saves the whole database to one file)
+ * --scenarios cached,uncached,uncached1
  */
 import { fork, type ChildProcess } from "node:child_process";
 import os from "node:os";
@@ -203,7 +205,7 @@ async function main(): Promise<void> {
   const n = Number(values.findings ?? 100_000);
   const connections = Number(values.connections ?? 32);
   const duration = Number(values.duration ?? 10);
-  const modes = (values.scenarios ?? "cached,uncached").split(",");
+  const modes = (values.scenarios ?? "cached,uncached,uncached1").split(",");
   const log = (m: string) => process.stderr.write(`bench-api: ${m}\n`);
 
   const { tableUrl, child } = await startAzuriteChild(dataDir);
@@ -243,7 +245,9 @@ async function main(): Promise<void> {
       cpus: os.cpus().length,
     };
     for (const mode of modes) {
-      configureReadCache({ ttlMs: mode === "uncached" ? 0 : 10_000 });
+      // `uncached1`: one connection, no cache: the time one request costs the store (Azurite) on its own.
+      const single = mode === "uncached1";
+      configureReadCache({ ttlMs: mode === "cached" ? 10_000 : 0 });
       invalidateReadCache();
       const prefix = mode === "cached" ? "" : `${mode}.`;
       for (const [name, url] of Object.entries(urls)) {
@@ -251,10 +255,13 @@ async function main(): Promise<void> {
         const probe = await fetch(url);
         const body = (await probe.json()) as { value?: unknown[] };
         if (probe.status !== 200 || !body.value?.length) throw new Error(`${name}: ${probe.status} ${JSON.stringify(body).slice(0, 200)}`);
-        log(`${mode} ${name}: ${duration} s, ${connections} connections...`);
-        out[`${prefix}${name}`] = await measure(url, connections, duration);
+        const c = single ? 1 : connections;
+        const d = single ? Math.max(3, Math.round(duration / 2)) : duration;
+        log(`${mode} ${name}: ${d} s, ${c} connection(s)...`);
+        out[`${prefix}${name}`] = await measure(url, c, d);
       }
     }
+    configureReadCache({ ttlMs: 10_000 });
     await server.close();
     const cached = (out.cluster ?? out["uncached.cluster"]) as LatencyStats | undefined;
     const failHigh = (out.failHigh ?? out["uncached.failHigh"]) as LatencyStats | undefined;

@@ -220,14 +220,21 @@ describe("errors and cache", () => {
     const load = async () => ++loads;
     const [a, b] = await Promise.all([cached(owner, "k", load, () => t), cached(owner, "k", load, () => t)]);
     expect([a, b, loads]).toEqual([1, 1, 1]);
-    t += 20_000;
+    t += 15_000; // expired, within one more TTL: served stale while one refresh runs
+    const slow = () => new Promise<number>((r) => setTimeout(() => r(++loads), 5));
+    expect(await cached(owner, "k", slow, () => t)).toBe(1);
+    expect(await cached(owner, "k", slow, () => t)).toBe(1); // the refresh is still running: no second load
+    await new Promise((r) => setTimeout(r, 20));
+    expect(loads).toBe(2);
     expect(await cached(owner, "k", load, () => t)).toBe(2);
+    t += 40_000; // long expired: a blocking load
+    expect(await cached(owner, "k", load, () => t)).toBe(3);
     await expect(cached(owner, "bad", () => Promise.reject(new Error("x")), () => t)).rejects.toThrow();
-    expect(await cached(owner, "bad", load, () => t)).toBe(3);
+    expect(await cached(owner, "bad", load, () => t)).toBe(4);
     invalidateReadCache(owner);
-    expect(await cached(owner, "k", load, () => t)).toBe(4);
-    const previous = configureReadCache({ ttlMs: 0 });
     expect(await cached(owner, "k", load, () => t)).toBe(5);
+    const previous = configureReadCache({ ttlMs: 0 });
+    expect(await cached(owner, "k", load, () => t)).toBe(6);
     configureReadCache(previous);
   });
 });
