@@ -31,6 +31,111 @@ export function kqlList(values: readonly string[]): string {
   return `(${values.map(kql).join(", ")})`;
 }
 
+/**
+ * Longest query text the adapter builds. Resource Graph rejects very long queries (the simulator above
+ * 100,000 characters); ID lists are packed up to this budget.
+ */
+export const MAX_QUERY_CHARS = 80_000;
+/** Rows in a full Resource Graph page. */
+export const PAGE_ROWS = 1000;
+
+/**
+ * Greedy packing: consecutive items into batches of at most `maxChars` (sum of `chars`) and at most
+ * `maxRows` (sum of `rows`, the rows each item is expected to return). Every batch has at least one item.
+ */
+export function pack<T>(items: readonly T[], chars: (t: T) => number, rows: (t: T) => number, maxChars: number, maxRows: number): T[][] {
+  const out: T[][] = [];
+  let cur: T[] = [];
+  let c = 0;
+  let r = 0;
+  for (const it of items) {
+    const ci = chars(it);
+    const ri = rows(it);
+    if (cur.length && (c + ci > maxChars || r + ri > maxRows)) {
+      out.push(cur);
+      cur = [];
+      c = 0;
+      r = 0;
+    }
+    cur.push(it);
+    c += ci;
+    r += ri;
+  }
+  if (cur.length) out.push(cur);
+  return out;
+}
+
+const RESOURCE_ID = /^\/subscriptions\/([^/]+)\/resourcegroups\/([^/]+)\/providers\/.+\/([^/]+)$/i;
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A part of a compact ID predicate: one or more IDs and how they are written. */
+export interface IdTerm {
+  ids: string[];
+  /** `name`: a globally unique (GUID) name; `id`: the whole ID; `group`: names within one resource group. */
+  kind: "name" | "id" | "group";
+  /** Characters it adds to a query. */
+  chars: number;
+  subscriptionId?: string;
+  resourceGroup?: string;
+  names: string[];
+}
+
+/**
+ * Splits resource IDs into terms of a compact predicate. An `id in~` list costs the whole ID (about 150
+ * characters) per resource; IDs of one resource group are written once as `(subscriptionId =~ S and
+ * resourceGroup =~ G and name in~ (...))`, and GUID-named resources (AKS outbound IPs) by name only. Both
+ * forms may match more rows than asked for (a name reused by another resource of the queried types):
+ * callers keep only the IDs they asked for.
+ */
+export function idTerms(ids: readonly string[]): IdTerm[] {
+  const groups = new Map<string, { sub: string; rg: string; items: { id: string; name: string }[] }>();
+  const out: IdTerm[] = [];
+  for (const id of ids) {
+    const m = RESOURCE_ID.exec(id.trim());
+    if (!m) {
+      out.push({ ids: [id], kind: "id", chars: kql(id).length + 2, names: [] });
+      continue;
+    }
+    const [, sub, rg, name] = m;
+    if (GUID.test(name)) {
+      out.push({ ids: [id], kind: "name", chars: kql(name).length + 2, names: [name] });
+      continue;
+    }
+    const k = `${sub}/${rg}`.toLowerCase();
+    let g = groups.get(k);
+    if (!g) groups.set(k, (g = { sub, rg, items: [] }));
+    g.items.push({ id, name });
+  }
+  for (const g of groups.values()) {
+    if (g.items.length === 1) {
+      const id = g.items[0].id;
+      out.push({ ids: [id], kind: "id", chars: kql(id).length + 2, names: [] });
+      continue;
+    }
+    // Long groups are split so that one term never exceeds a page of rows.
+    for (const part of chunk(g.items, PAGE_ROWS)) {
+      const names = part.map((x) => x.name);
+      const term: IdTerm = { ids: part.map((x) => x.id), kind: "group", chars: 0, subscriptionId: g.sub, resourceGroup: g.rg, names };
+      term.chars = renderIdTerms([term]).length + 4;
+      out.push(term);
+    }
+  }
+  return out;
+}
+
+/** The predicate of some ID terms (OR-ed). */
+export function renderIdTerms(terms: readonly IdTerm[]): string {
+  const names = terms.filter((t) => t.kind === "name").flatMap((t) => t.names);
+  const ids = terms.filter((t) => t.kind === "id").flatMap((t) => t.ids);
+  const parts: string[] = [];
+  if (ids.length) parts.push(`id in~ ${kqlList(ids)}`);
+  if (names.length) parts.push(`name in~ ${kqlList(names)}`);
+  for (const t of terms) {
+    if (t.kind === "group") parts.push(`(subscriptionId =~ ${kql(t.subscriptionId!)} and resourceGroup =~ ${kql(t.resourceGroup!)} and name in~ ${kqlList(t.names)})`);
+  }
+  return parts.join(" or ");
+}
+
 export function chunk<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
