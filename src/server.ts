@@ -62,8 +62,9 @@ export function loadHandlers(): Promise<Handlers> {
         load<Handler>(import("./functions/exemptions-list.js"), "exemptionsList"),
         load<Handler>(import("./functions/exemptions-create.js"), "exemptionsCreate"),
         load<Handler>(import("./functions/exemptions-delete.js"), "exemptionsDelete"),
+        load<Handler>(import("./functions/triage.js"), "triage"),
       ]);
-      const [fl, fs, rl, rs, rg, rc, ca, af, h, oa, el, ec, ed] = entries;
+      const [fl, fs, rl, rs, rg, rc, ca, af, h, oa, el, ec, ed, tr] = entries;
       return {
         "findings-list": fl,
         "findings-summary": fs,
@@ -78,6 +79,7 @@ export function loadHandlers(): Promise<Handlers> {
         "exemptions-list": el,
         "exemptions-create": ec,
         "exemptions-delete": ed,
+        triage: tr,
       };
     } finally {
       console.warn = warn;

@@ -39,6 +39,7 @@ export const OPERATIONS: readonly Operation[] = [
   { name: "exemptions-list", method: "GET", route: "exemptions", authLevel: "function" },
   { name: "exemptions-create", method: "POST", route: "exemptions", authLevel: "admin" },
   { name: "exemptions-delete", method: "DELETE", route: "exemptions/{id}", authLevel: "admin" },
+  { name: "triage", method: "GET", route: "triage", authLevel: "function" },
 ];
 
 export type OperationName =
@@ -54,7 +55,8 @@ export type OperationName =
   | "openapi"
   | "exemptions-list"
   | "exemptions-create"
-  | "exemptions-delete";
+  | "exemptions-delete"
+  | "triage";
 
 export function operation(name: OperationName): Operation {
   const op = OPERATIONS.find((o) => o.name === name);

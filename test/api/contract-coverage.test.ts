@@ -97,6 +97,10 @@ describe("every documented (operation, status) is exercised and matches the docu
     await expectStatus(204, call(h["exemptions-delete"], `/api/exemptions/${created.json.id}`, { method: "DELETE", params: { id: created.json.id } }));
     await expectStatus(404, call(h["exemptions-delete"], `/api/exemptions/${created.json.id}`, { method: "DELETE", params: { id: created.json.id } }));
     await expectStatus(400, call(h["exemptions-delete"], "/api/exemptions/x", { method: "DELETE", params: { id: "x" } }));
+    // triage
+    await expectStatus(200, call(h.triage, `/api/triage?cluster=${encodeURIComponent(cluster)}`));
+    await expectStatus(400, call(h.triage, "/api/triage"));
+    await expectStatus(404, call(h.triage, "/api/triage?cluster=no-such-cluster"));
     // service
     await expectStatus(200, call(h.health, "/api/health"));
     await expectStatus(400, call(h.health, "/api/health?x=1"));

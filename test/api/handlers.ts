@@ -14,6 +14,7 @@ import { runsChanges } from "../../src/functions/runs-changes.js";
 import { runsGet } from "../../src/functions/runs-get.js";
 import { runsList } from "../../src/functions/runs-list.js";
 import { runsStart } from "../../src/functions/runs-start.js";
+import { triage } from "../../src/functions/triage.js";
 import type { Handler } from "./harness.js";
 
 export const HANDLER_TABLE: Record<OperationName, Handler> = {
@@ -30,6 +31,7 @@ export const HANDLER_TABLE: Record<OperationName, Handler> = {
   "exemptions-list": exemptionsList,
   "exemptions-create": exemptionsCreate,
   "exemptions-delete": exemptionsDelete,
+  triage,
 };
 
 /** A store whose every method fails like an unreachable service (with a detail that must not leak). */
@@ -70,6 +72,8 @@ export function validRequest(name: OperationName): { url: string; method: string
       return { url: "/api/exemptions", method: "POST", body: { ruleId: "pull.granted", clusterId: cluster, justification: "j" } };
     case "exemptions-delete":
       return { url: "/api/exemptions/6f1c2c9e-4a55-4cf4-9a53-2f1f3f0a1b2c", method: "DELETE", params: { id: "6f1c2c9e-4a55-4cf4-9a53-2f1f3f0a1b2c" } };
+    case "triage":
+      return { url: `/api/triage?cluster=${encodeURIComponent(cluster)}`, method: "GET" };
   }
 }
 

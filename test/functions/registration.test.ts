@@ -62,6 +62,7 @@ const EXPECTED_HTTP: { name: string; method: string; route: string | RegExp; aut
   { name: "exemptions-create", method: "POST", route: "exemptions", authLevel: "admin" },
   { name: "exemptions-list", method: "GET", route: "exemptions", authLevel: "function" },
   { name: "exemptions-delete", method: "DELETE", route: "exemptions/{id}", authLevel: "admin" },
+  { name: "triage", method: "GET", route: "triage", authLevel: "function" },
 ];
 
 /** Expands `dist/src/{index.js,functions/*.js}` into path regexes (braces and `*` only). */
