@@ -2,6 +2,7 @@
  * POST /api/attachments/forget {clusterId, registryId}: ends a remembered attachment. The next run reports
  * its findings `removed` once; an attachment that is still granted or declared comes back.
  */
+import "../telemetry-setup.js"; // first: Application Insights starts before the Azure SDK modules load
 import { app, type HttpRequest } from "@azure/functions";
 import { sameId } from "../core/resource-id.js";
 import { parseForgetBody } from "../api/bodies.js";

@@ -3,6 +3,7 @@
  * with its findings. The cluster is a resource ID, URL-encoded in one segment or written out (catch-all
  * route), or a cluster name.
  */
+import "../telemetry-setup.js"; // first: Application Insights starts before the Azure SDK modules load
 import { app, type HttpRequest } from "@azure/functions";
 import type { Finding } from "../core/findings.js";
 import { clusterAttachmentsView, clusterFromRoute } from "../api/attachments.js";

@@ -2,6 +2,7 @@
  * POST /api/exemptions: accepts a finding on purpose (rules.md "Exemptions"). Stored now, applied from the
  * next run on (the run that evaluates it sets the findings' `exemption`).
  */
+import "../telemetry-setup.js"; // first: Application Insights starts before the Azure SDK modules load
 import { randomUUID } from "node:crypto";
 import { app, type HttpRequest } from "@azure/functions";
 import type { ApiExemption } from "../core/ports.js";

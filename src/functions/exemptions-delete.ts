@@ -1,4 +1,5 @@
 /** DELETE /api/exemptions/{id}: removes an API exemption; findings lose it at the next run. */
+import "../telemetry-setup.js"; // first: Application Insights starts before the Azure SDK modules load
 import { app, type HttpRequest } from "@azure/functions";
 import { parseExemptionId } from "../api/bodies.js";
 import { ApiError } from "../api/errors.js";

@@ -1,4 +1,5 @@
 /** GET /api/exemptions: the exemptions created through the API (tag exemptions live on the resources). */
+import "../telemetry-setup.js"; // first: Application Insights starts before the Azure SDK modules load
 import { app, type HttpRequest } from "@azure/functions";
 import { handler, jsonResponse } from "../api/http.js";
 import { readQuery } from "../api/params.js";

@@ -1,4 +1,5 @@
 /** GET /api/findings: the current findings, filtered and paged (JSON, or CSV with format=csv / Accept: text/csv). */
+import "../telemetry-setup.js"; // first: Application Insights starts before the Azure SDK modules load
 import { Readable } from "node:stream";
 import { app, type HttpRequest, type InvocationContext } from "@azure/functions";
 import { findingJson } from "../core/json.js";

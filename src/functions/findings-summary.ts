@@ -1,4 +1,5 @@
 /** GET /api/findings/summary: counts of the latest run's findings, and the clusters with most open failures. */
+import "../telemetry-setup.js"; // first: Application Insights starts before the Azure SDK modules load
 import { app, type HttpRequest } from "@azure/functions";
 import { handler, jsonResponse } from "../api/http.js";
 import { readQuery } from "../api/params.js";

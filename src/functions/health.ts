@@ -2,6 +2,7 @@
  * GET /api/health (anonymous): liveness and the age of the last completed run. Nothing about the tenant:
  * no IDs, no counts, no error text.
  */
+import "../telemetry-setup.js"; // first: Application Insights starts before the Azure SDK modules load
 import { app, type HttpRequest, type InvocationContext } from "@azure/functions";
 import { handler, jsonResponse } from "../api/http.js";
 import { readQuery } from "../api/params.js";

@@ -2,6 +2,7 @@
  * GET /api/openapi.json: the OpenAPI document (openapi.yaml at the package root, the one source of truth),
  * as JSON, with `servers` pointing at the host that answered.
  */
+import "../telemetry-setup.js"; // first: Application Insights starts before the Azure SDK modules load
 import fs from "node:fs";
 import path from "node:path";
 import { app, type HttpRequest } from "@azure/functions";

@@ -1,4 +1,5 @@
 /** GET /api/runs/{runId}/changes: the findings that changed in that run (the drift feed), paged. */
+import "../telemetry-setup.js"; // first: Application Insights starts before the Azure SDK modules load
 import { app, type HttpRequest } from "@azure/functions";
 import { findingJson } from "../core/json.js";
 import { parseRunId } from "../api/bodies.js";

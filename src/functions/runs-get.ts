@@ -1,4 +1,5 @@
 /** GET /api/runs/{runId}: one run (status, duration, counts, missed scopes); `latest` is the most recent. */
+import "../telemetry-setup.js"; // first: Application Insights starts before the Azure SDK modules load
 import { app, type HttpRequest } from "@azure/functions";
 import { parseRunId } from "../api/bodies.js";
 import { handler, jsonResponse } from "../api/http.js";

@@ -1,4 +1,5 @@
 /** GET /api/runs: the most recent runs, newest first. */
+import "../telemetry-setup.js"; // first: Application Insights starts before the Azure SDK modules load
 import { app, type HttpRequest } from "@azure/functions";
 import { handler, jsonResponse } from "../api/http.js";
 import { intValue, readQuery } from "../api/params.js";

@@ -2,6 +2,7 @@
  * POST /api/runs: starts an audit now. Takes the run lease first (409 when an audit is running), records the
  * run as running, answers 202 with its ID and Location, and runs the audit in the background under that lease.
  */
+import { flushTelemetry } from "../telemetry-setup.js"; // first: Application Insights starts before the Azure SDK modules load
 import { app, type HttpRequest, type InvocationContext } from "@azure/functions";
 import { defaultRunId, emptyCounts, runAudit } from "../core/audit.js";
 import type { Lease, RunRecord } from "../core/ports.js";
@@ -63,6 +64,7 @@ async function audit(rt: AppRuntime, run: RunRecord, lease: Lease, context: Invo
     }
   } finally {
     invalidateReadCache(rt.store);
+    await flushTelemetry(rt.observer).catch(() => undefined);
   }
 }
 

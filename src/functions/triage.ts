@@ -1,4 +1,5 @@
 /** GET /api/triage?cluster=...&registry=...: why can't this cluster pull, and how to fix it (same JSON as `triage --json`). */
+import "../telemetry-setup.js"; // first: Application Insights starts before the Azure SDK modules load
 import { app, type HttpRequest } from "@azure/functions";
 import { ApiError } from "../api/errors.js";
 import { handler, jsonResponse } from "../api/http.js";
