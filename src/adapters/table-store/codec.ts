@@ -41,8 +41,16 @@ function truncateText(s: string, max: number): string {
  * the message and remediation texts are cut) instead of failing the write.
  */
 export function encodeFinding(f: Finding): string {
+  return encodeFindingParts(f).stored;
+}
+
+/** `encodeFinding`, and the finding's whole canonical JSON (computed on the way: equal unless cut). */
+export function encodeFindingParts(f: Finding): { stored: string; canonical: string } {
   const json = canonicalJson(f);
-  if (json.length <= MAX_STRING_CHARS) return json;
+  return { stored: json.length <= MAX_STRING_CHARS ? json : cutFinding(f), canonical: json };
+}
+
+function cutFinding(f: Finding): string {
   // Size the cut on the longest drift values, so the stored content does not depend on `change`: an
   // unchanged finding must encode to what the previous run stored, or it would be rewritten every run.
   const sized = (x: Finding) => canonicalJson({ ...x, change: "unchanged", previousStatus: "unknown" }).length;

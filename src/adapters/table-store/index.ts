@@ -7,6 +7,7 @@ export {
   DEFAULT_TABLE_PREFIX,
   type TableStoreOptions,
   type TableStoreClientOptions,
+  type SnapshotStats,
 } from "./table-store.js";
 export { TableStoreError, type TableStoreErrorCode } from "./errors.js";
 export { encodeKeyPart, keys, runRowKey, MAX_KEY_LENGTH } from "./keys.js";

@@ -100,7 +100,8 @@ export interface CopyAddress {
  *   `cluster|rule|registry`), by registry (`<scope>|r|<bucket>`, row `registry|rule|cluster`); attachments in
  *   `<scope>|a|<bucket>`. A subject's copies share a bucket and a row-key prefix: one partition range query.
  * - Runs table: run records (`<scope>|run`, inverted time), run ID aliases, change feeds (`<scope>|chg|<run>`).
- * - State table: pointer and lease (`<scope>`), forget requests, API exemptions.
+ * - State table: pointer and lease (`<scope>`), forget requests, API exemptions, committed-state snapshots
+ *   (`<scope>|snap|<generation>`).
  */
 export const keys = {
   /** Row key of the status copy of a finding: rule | cluster | registry (empty for a missing ID). */
@@ -158,6 +159,19 @@ export const keys = {
   },
   exemptionPartition(scopeKey: string): string {
     return joinKey(scopePart(scopeKey), "exemptions");
+  },
+  /** State table: the committed-state snapshot of one generation (its chunk entities). */
+  snapshotPartition(scopeKey: string, generation: number): string {
+    return joinKey(scopePart(scopeKey), "snap", String(generation).padStart(10, "0"));
+  },
+  /** Every snapshot partition of a scope starts with this. */
+  snapshotPrefix(scopeKey: string): string {
+    return `${scopePart(scopeKey)}|snap|`;
+  },
+  /** Generation of a snapshot partition key (undefined when it is not one). */
+  snapshotGeneration(partitionKey: string): number | undefined {
+    const m = /\|snap\|(\d{10})$/.exec(partitionKey);
+    return m ? Number(m[1]) : undefined;
   },
   /** Row key of an opaque identifier (exemption ID, run ID alias): case kept. */
   idRow(id: string): string {

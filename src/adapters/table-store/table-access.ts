@@ -35,8 +35,17 @@ const MAX_BATCH_OPS = 100;
 
 function opSize(op: WriteOp): number {
   if (op.kind === "delete") return 300 + op.partitionKey.length + op.rowKey.length;
+  // Binary properties travel as base64 (with a type annotation); JSON.stringify would size them as objects.
+  let binary = 0;
+  let rest: Record<string, unknown> = op.entity;
+  for (const [k, v] of Object.entries(op.entity)) {
+    if (!(v instanceof Uint8Array)) continue;
+    if (rest === op.entity) rest = { ...op.entity };
+    delete rest[k];
+    binary += 2 * k.length + 40 + Math.ceil(v.byteLength / 3) * 4;
+  }
   // JSON escaping of JSON-in-strings can nearly double quotes; 1.3 covers typical findings.
-  return 400 + Math.ceil(JSON.stringify(op.entity).length * 1.3);
+  return 400 + Math.ceil(JSON.stringify(rest).length * 1.3) + binary;
 }
 
 /** Runs `tasks` at most `limit` at a time; stops starting new ones after the first failure and rethrows it. */

@@ -5,7 +5,9 @@
  * slots, a reader reads the committed generation from the scope's pointer entity and uses, per entity, the
  * newest slot whose generation is <= committed and not an aborted one. A commit writes only what changed,
  * each rewritten entity holding what readers saw (old slot) and the new generation (new slot), and switches
- * readers by writing the pointer last, guarded by its ETag.
+ * readers by writing the pointer last, guarded by its ETag. A commit that changes the state also writes a
+ * compressed snapshot of it (snapshot.ts) before the switch, and the pointer names it: `loadState` reads
+ * the pointer and that snapshot, and scans the entities only when the snapshot does not verify.
  */
 import { randomBytes } from "node:crypto";
 import { TableClient, odata, type TableEntity } from "@azure/data-tables";
@@ -30,6 +32,7 @@ import {
   decodeAttachment,
   encodeAttachment,
   encodeFinding,
+  encodeFindingParts,
   findingAt,
   findingContent,
   getChunked,
@@ -43,6 +46,16 @@ import {
   type View,
 } from "./codec.js";
 import { decodeCursor, encodeCursor, queryHash, type QueryCursor } from "./continuation.js";
+import {
+  SNAPSHOT_FORMAT,
+  buildSnapshot,
+  readSnapshot,
+  type SnapshotAttachment,
+  type SnapshotContent,
+  type SnapshotFinding,
+  type SnapshotProblem,
+  type SnapshotRef,
+} from "./snapshot.js";
 import { TableStoreError } from "./errors.js";
 import { invertedTimeKey, isCanonicalRunId, keys, prefixEnd, runRowKey } from "./keys.js";
 import { CountedTable, OpCounter, runBounded, statusOf, type RawEntity, type WriteOp } from "./table-access.js";
@@ -65,6 +78,25 @@ export interface TableStoreClientOptions {
   repairMinAgeMs?: number;
   /** Clock (ms since epoch), for tests. */
   now?: () => number;
+  /**
+   * `loadState` reads the committed-state snapshot the pointer names (default true). False always scans
+   * every finding entity (tests compare both paths); commits write snapshots either way.
+   */
+  snapshotReads?: boolean;
+}
+
+/** How `loadState` got its states: from the snapshot, or by scanning (and why). */
+export interface SnapshotStats {
+  loads: number;
+  /** Loads answered from the snapshot. */
+  snapshotHits: number;
+  /** Loads of a committed scope that scanned every entity instead. */
+  fallbacks: number;
+  /** Fallbacks by cause: `absent` (the pointer names no snapshot), `disabled`, or a snapshot problem. */
+  reasons: Partial<Record<SnapshotProblem | "absent" | "disabled", number>>;
+  lastFallback?: string;
+  /** Snapshots written by commits. */
+  written: number;
 }
 
 export interface TableStoreOptions extends TableStoreClientOptions {
@@ -129,6 +161,8 @@ interface Pointer {
   reservedAt: string | null;
   /** ID of the commit attempt that wrote it (to recognise our own write after a retried request). */
   attempt?: string;
+  /** The snapshot of the committed state (absent before the first snapshot, or from an older writer). */
+  snap?: SnapshotRef;
   etag?: string;
 }
 
@@ -142,6 +176,8 @@ interface CachedScope {
   generation: number;
   /** Entities that were tombstones (or invisible copies of removed findings) at `generation`. */
   gc: GcTarget[];
+  /** False when `loadState` found the pointer's snapshot unusable: the next commit writes a new one. */
+  snapshotOk?: boolean;
 }
 
 const POINTER_ROW = "pointer";
@@ -151,6 +187,11 @@ const SEVERITY_ORDER: readonly Severity[] = ["critical", "high", "medium", "low"
 
 function writeKey(pk: string, rk: string): string {
   return `${pk}\n${rk}`;
+}
+
+/** Sort key giving the order of a scan (by PartitionKey, then RowKey; keys are ASCII, so NUL sorts first). */
+function scanOrder(pk: string, rk: string): string {
+  return `${pk}\u0000${rk}`;
 }
 
 function isoNow(ms: number): string {
@@ -168,6 +209,8 @@ export class TableAuditStore implements AuditStore {
   /** What the last loadState / commitRun of a scope learnt about tombstones, for garbage collection. */
   private readonly cache = new Map<string, CachedScope>();
   private secret: Buffer | undefined;
+  private readonly snapshotReads: boolean;
+  private readonly snapStats: SnapshotStats = { loads: 0, snapshotHits: 0, fallbacks: 0, reasons: {}, written: 0 };
 
   private constructor(findings: TableClient, runs: TableClient, state: TableClient, opts: TableStoreClientOptions) {
     this.findings = new CountedTable(findings, this.counter);
@@ -176,6 +219,7 @@ export class TableAuditStore implements AuditStore {
     this.concurrency = Math.max(1, opts.concurrency ?? 8);
     this.repairMinAgeMs = opts.repairMinAgeMs ?? 15 * 60_000;
     this.now = opts.now ?? Date.now;
+    this.snapshotReads = opts.snapshotReads ?? true;
   }
 
   static async open(findings: TableClient, runs: TableClient, state: TableClient, opts: TableStoreClientOptions): Promise<TableAuditStore> {
@@ -204,6 +248,11 @@ export class TableAuditStore implements AuditStore {
   /** HTTP requests issued (a transaction or a query page is one). */
   requests(): number {
     return this.counter.requests;
+  }
+
+  /** Debug counters of `loadState`: snapshot hits and fallbacks to the entity scan. */
+  snapshotStats(): SnapshotStats {
+    return { ...this.snapStats, reasons: { ...this.snapStats.reasons } };
   }
 
   tableNames(): { findings: string; runs: string; state: string } {
@@ -269,6 +318,17 @@ export class TableAuditStore implements AuditStore {
       skip = [];
     }
     const committed = toNumber(e.committed) ?? 0;
+    const snapGen = toNumber(e.snapGen);
+    const snap: SnapshotRef | undefined =
+      snapGen !== undefined && snapGen > 0
+        ? {
+            gen: snapGen,
+            chunks: toNumber(e.snapChunks) ?? 0,
+            bytes: toNumber(e.snapBytes) ?? 0,
+            sha256: String(e.snapSha256 ?? ""),
+            format: toNumber(e.snapFormat) ?? 0,
+          }
+        : undefined;
     return {
       committed,
       reserved: Math.max(committed, toNumber(e.reserved) ?? committed),
@@ -277,6 +337,7 @@ export class TableAuditStore implements AuditStore {
       skip,
       reservedAt: typeof e.reservedAt === "string" ? e.reservedAt : null,
       attempt: typeof e.attempt === "string" ? e.attempt : undefined,
+      ...(snap ? { snap } : {}),
       etag: e.etag,
     };
   }
@@ -299,6 +360,13 @@ export class TableAuditStore implements AuditStore {
       attempt: p.attempt ?? "",
       updatedAt: isoNow(this.now()),
     };
+    if (p.snap) {
+      entity.snapGen = p.snap.gen;
+      entity.snapChunks = p.snap.chunks;
+      entity.snapBytes = p.snap.bytes;
+      entity.snapSha256 = p.snap.sha256;
+      entity.snapFormat = p.snap.format;
+    }
     try {
       return etag ? await this.state.replace(entity, etag) : await this.state.create(entity);
     } catch (e) {
@@ -320,9 +388,54 @@ export class TableAuditStore implements AuditStore {
   // ------------------------------------------------------------------------------------------------------
   // Reading the committed state
 
+  /**
+   * The committed state: from the snapshot the pointer names (pointer + one partition + the forget and
+   * exemption partitions) when it verifies, else by scanning every finding and attachment entity.
+   */
   async loadState(scopeKey: string): Promise<StoredState> {
+    this.snapStats.loads++;
+    const ptr = await this.readPointer(scopeKey);
+    if (ptr.committed === 0) return this.scanState(scopeKey, ptr); // nothing committed: nothing to scan
+    let problem: SnapshotProblem | "absent" | "disabled";
+    let why: string;
+    if (!this.snapshotReads) {
+      problem = "disabled";
+      why = "snapshot reads are disabled";
+    } else if (!ptr.snap) {
+      problem = "absent";
+      why = "the pointer names no snapshot";
+    } else if (ptr.snap.format !== SNAPSHOT_FORMAT) {
+      problem = "format";
+      why = `snapshot format ${ptr.snap.format}, this store reads ${SNAPSHOT_FORMAT}`;
+    } else {
+      const snap = ptr.snap;
+      const [raw, forgotten, exemptions] = await Promise.all([
+        this.state.allInPartition(keys.snapshotPartition(scopeKey, snap.gen)),
+        this.readForgotten(scopeKey),
+        this.listExemptions(scopeKey),
+      ]);
+      // The snapshot of a generation is written once, before the switch to it, and the pointer holds its
+      // hash: what verifies is that generation's state, so unlike the scan no second pointer read is needed.
+      const read = readSnapshot(scopeKey, ptr.committed, snap, raw);
+      if (read.ok) {
+        this.snapStats.snapshotHits++;
+        // Its tombstones were collected by the commit after the snapshot's own.
+        this.cache.set(scopeKey, { generation: ptr.committed, gc: snap.gen === ptr.committed ? read.gc : [], snapshotOk: true });
+        return { generation: ptr.committed, lastRunId: ptr.lastRunId, findings: read.findings, attachments: read.attachments, forgotten, exemptions };
+      }
+      problem = read.problem;
+      why = `${read.problem}: ${read.detail}`;
+    }
+    this.snapStats.fallbacks++;
+    this.snapStats.reasons[problem] = (this.snapStats.reasons[problem] ?? 0) + 1;
+    this.snapStats.lastFallback = `generation ${ptr.committed} of ${scopeKey}: ${why}`;
+    return this.scanState(scopeKey, ptr, problem === "disabled" ? undefined : false);
+  }
+
+  /** The committed state by scanning every finding and attachment entity of the scope. */
+  private async scanState(scopeKey: string, first: Pointer, snapshotOk?: boolean): Promise<StoredState> {
     for (let attempt = 0; ; attempt++) {
-      const ptr = await this.readPointer(scopeKey);
+      const ptr = attempt === 0 ? first : await this.readPointer(scopeKey);
       const view = this.viewOf(ptr);
       const statusPrefix = keys.statusPrefix(scopeKey);
       const attPrefix = keys.attachmentPrefix(scopeKey);
@@ -369,7 +482,7 @@ export class TableAuditStore implements AuditStore {
         if (slot.data === TOMBSTONE) gc.push({ partitionKey: e.partitionKey, rowKey: e.rowKey });
         else attachments.push(decodeAttachment(slot.data));
       }
-      this.cache.set(scopeKey, { generation: ptr.committed, gc });
+      this.cache.set(scopeKey, { generation: ptr.committed, gc, ...(snapshotOk !== undefined ? { snapshotOk } : {}) });
       return { generation: ptr.committed, lastRunId: ptr.lastRunId, findings, attachments, forgotten, exemptions };
     }
   }
@@ -409,8 +522,18 @@ export class TableAuditStore implements AuditStore {
     const feedOps: WriteOp[] = [];
     const written = new Set<string>();
     const newTombstones: GcTarget[] = [];
-    this.planFindings(scopeKey, C, N, run.id, previous.findings, next.findings, findingOps, feedOps, written, newTombstones);
-    this.planAttachments(scopeKey, C, N, previous.attachments, next.attachments, findingOps, written, newTombstones);
+    const content: SnapshotContent = { findings: [], attachments: [], gc: newTombstones };
+    this.planFindings(scopeKey, C, N, run.id, previous.findings, next.findings, findingOps, feedOps, written, newTombstones, content.findings);
+    this.planAttachments(scopeKey, C, N, previous.attachments, next.attachments, findingOps, written, newTombstones, content.attachments);
+    // A new snapshot when the state changes; also when the pointer names none (first commit, a state
+    // written by an older version) or loadState found it unusable (then it is rebuilt once).
+    const stateChanged = findingOps.length > 0;
+    const needSnapshot =
+      stateChanged ||
+      !ptr.snap ||
+      ptr.snap.format !== SNAPSHOT_FORMAT ||
+      (cached !== undefined && cached.generation === C && cached.snapshotOk === false);
+    const stateOps: WriteOp[] = [];
 
     // Clean slots of old aborted attempts (rare: only after a crash) so the skip list does not grow forever.
     const repairable = skipAll.filter((s) => Date.parse(s.at) <= nowMs - this.repairMinAgeMs);
@@ -430,27 +553,44 @@ export class TableAuditStore implements AuditStore {
         }
       }
       newSkip = skipAll.filter((s) => !repairSet.has(s.g));
+      // Snapshots the aborted attempts wrote (never named by a committed pointer).
+      for (const e of await this.listSnapshotEntities(scopeKey)) {
+        const g = keys.snapshotGeneration(e.partitionKey);
+        if (g !== undefined && repairSet.has(g)) stateOps.push({ kind: "delete", partitionKey: e.partitionKey, rowKey: e.rowKey });
+      }
+    }
+
+    // The snapshot of N, written before the switch like every other write of N (its partition is N's own).
+    let snapshot: SnapshotRef | undefined = ptr.snap;
+    const snapshotOps: WriteOp[] = [];
+    if (needSnapshot) {
+      const built = await buildSnapshot(scopeKey, N, content);
+      snapshot = built.ref;
+      for (const entity of built.entities) snapshotOps.push({ kind: "upsert", entity: entity as TableEntity<Record<string, unknown>> });
     }
 
     let etag = ptr.etag;
     const reservedAt = isoNow(nowMs);
-    if (findingOps.length > 0 || feedOps.length > 0) {
+    if (findingOps.length > 0 || feedOps.length > 0 || stateOps.length > 0 || snapshotOps.length > 0) {
       // Reserve N first: if this attempt dies, the next one knows N's slots are garbage.
       etag = await this.writePointer(scopeKey, { ...ptr, reserved: N, reservedAt, attempt }, etag);
       // A retried run must not keep feed entries its aborted attempt wrote and this one would not.
       if (aborted.length > 0) await this.deletePartition(this.runs, keys.changePartition(scopeKey, run.id));
       const tasks = [
+        ...this.state.batches(snapshotOps).map((b) => () => this.state.submit(b)),
         ...this.findings.batches(findingOps).map((b) => () => this.findings.submit(b)),
         ...this.runs.batches(feedOps).map((b) => () => this.runs.submit(b)),
+        ...this.state.batches(stateOps).map((b) => () => this.state.submitDeletesTolerant(b)),
       ];
       await runBounded(tasks, this.concurrency);
     }
     // The switch: one conditional write. Before it, readers see C; after it, N.
     await this.writePointer(
       scopeKey,
-      { committed: N, reserved: N, base: C, lastRunId: run.id, skip: newSkip, reservedAt, attempt },
+      { committed: N, reserved: N, base: C, lastRunId: run.id, skip: newSkip, reservedAt, attempt, ...(snapshot ? { snap: snapshot } : {}) },
       etag,
     );
+    if (needSnapshot) this.snapStats.written++;
     await this.putRun(scopeKey, run);
 
     // After the switch, best effort: consumed forget requests, tombstones that were already invisible at C.
@@ -459,7 +599,29 @@ export class TableAuditStore implements AuditStore {
       const gc = cached.gc.filter((t) => !written.has(writeKey(t.partitionKey, t.rowKey)));
       await this.collect(gc).catch(() => undefined);
     }
+    // Snapshots no pointer names any more: all but N's and the one readers of C may still be reading.
+    if (needSnapshot) await this.pruneSnapshots(scopeKey, new Set([N, ptr.snap?.gen ?? N])).catch(() => undefined);
     this.cache.set(scopeKey, { generation: N, gc: newTombstones });
+  }
+
+  /** Keys of every snapshot entity of a scope (a few per snapshot). */
+  private async listSnapshotEntities(scopeKey: string): Promise<RawEntity[]> {
+    const prefix = keys.snapshotPrefix(scopeKey);
+    return this.state.all(odata`PartitionKey ge ${prefix} and PartitionKey lt ${prefixEnd(prefix)}`, ["PartitionKey", "RowKey"]);
+  }
+
+  /** Deletes the scope's snapshots of every generation not in `keep`. */
+  private async pruneSnapshots(scopeKey: string, keep: ReadonlySet<number>): Promise<void> {
+    const ops: WriteOp[] = [];
+    for (const e of await this.listSnapshotEntities(scopeKey)) {
+      const g = keys.snapshotGeneration(e.partitionKey);
+      if (g !== undefined && !keep.has(g)) ops.push({ kind: "delete", partitionKey: e.partitionKey, rowKey: e.rowKey });
+    }
+    if (ops.length === 0) return;
+    await runBounded(
+      this.state.batches(ops).map((b) => () => this.state.submitDeletesTolerant(b)),
+      this.concurrency,
+    );
   }
 
   private planFindings(
@@ -473,6 +635,7 @@ export class TableAuditStore implements AuditStore {
     feedOps: WriteOp[],
     written: Set<string>,
     newTombstones: GcTarget[],
+    snapshot: SnapshotFinding[],
   ): void {
     const prev = new Map<string, Finding>();
     for (const f of previous) prev.set(findingKey(f), f);
@@ -483,7 +646,8 @@ export class TableAuditStore implements AuditStore {
     for (const k of new Set([...prev.keys(), ...nxt.keys()])) {
       const p = prev.get(k);
       const n = nxt.get(k);
-      const pj = p ? encodeFinding(p) : undefined;
+      const pe = p ? encodeFindingParts(p) : undefined;
+      const pj = pe?.stored;
       const nj = n ? encodeFinding(n) : undefined;
       if (n && nj && n.change !== "unchanged") {
         feedOps.push({
@@ -491,10 +655,16 @@ export class TableAuditStore implements AuditStore {
           entity: { partitionKey: changePk, rowKey: keys.findingRow(n), change: n.change, status: n.status, severity: n.severity, d: nj },
         });
       }
-      if (pj && nj && n!.change === "unchanged" && findingContent(pj) === findingContent(nj)) continue;
+      if (pj && nj && n!.change === "unchanged" && findingContent(pj) === findingContent(nj)) {
+        // Not rewritten: readers of N see the entity's C-visible data, i.e. `p` (whole, even where the
+        // stored form of `p` would now be cut), read back as unchanged.
+        snapshot.push({ order: scanOrder(keys.statusPartition(scopeKey, p!.status, p!.severity), keys.findingRow(p!)), written: false, json: pe!.canonical });
+        continue;
+      }
       // Every copy either finding had: kept ones get (C: old, N: new), dropped ones a tombstone at N.
       const pCopies = p ? keys.copies(scopeKey, p) : [];
       const nCopies = n ? keys.copies(scopeKey, n) : [];
+      if (nj) snapshot.push({ order: scanOrder(nCopies[0].partitionKey, nCopies[0].rowKey), written: true, json: nj });
       const inP = new Set(pCopies.map(address));
       const inN = new Set(nCopies.map(address));
       const all = new Map([...pCopies, ...nCopies].map((c) => [address(c), c] as const));
@@ -517,6 +687,7 @@ export class TableAuditStore implements AuditStore {
     ops: WriteOp[],
     written: Set<string>,
     newTombstones: GcTarget[],
+    snapshot: SnapshotAttachment[],
   ): void {
     const rowOf = (a: StoredAttachment) => keys.attachmentRow(a.clusterId, a.registryId);
     const prev = new Map(previous.map((a) => [rowOf(a), a] as const));
@@ -526,8 +697,9 @@ export class TableAuditStore implements AuditStore {
       const na = nxt.get(rowKey);
       const pj = pa ? encodeAttachment(pa) : undefined;
       const nj = na ? encodeAttachment(na) : undefined;
-      if (pj !== undefined && pj === nj) continue;
       const partitionKey = keys.attachmentPartition(scopeKey, rowKey);
+      if (nj !== undefined) snapshot.push({ order: scanOrder(partitionKey, rowKey), json: nj });
+      if (pj !== undefined && pj === nj) continue;
       const newer: Slot = { gen: N, data: nj ?? TOMBSTONE };
       if (newer.data === TOMBSTONE) newTombstones.push({ partitionKey, rowKey });
       ops.push({ kind: "upsert", entity: { partitionKey, rowKey, ...slotProperties(pj ? { gen: C, data: pj } : undefined, newer) } });

@@ -1,0 +1,256 @@
+/**
+ * The committed-state snapshot: the state a generation's readers see (findings and attachments as
+ * `loadState` returns them, plus the tombstones that generation left for garbage collection), as
+ * gzip-compressed lines split into Binary chunks over a few entities of one partition of the state table
+ * (`<scope>|snap|<generation>`). The pointer names the snapshot (generation, chunk count, byte count,
+ * SHA-256 of the compressed bytes), so `loadState` reads the pointer and one partition instead of every
+ * finding entity, and falls back to the entity scan on any mismatch. Design: docs/storage.md "Snapshot".
+ *
+ * Payload (UTF-8 lines, before compression):
+ *   {"attachments":m,"findings":n,"gc":k,"gen":G,"scope":"...","v":1}   header
+ *   N<finding JSON>   a finding written in generation G (its `change` holds while G is committed)
+ *   O<finding JSON>   a finding written in an earlier generation (read back as `unchanged`)
+ *   A<attachment JSON>
+ *   G["<partitionKey>","<rowKey>"]   a tombstone written in generation G (collected by the next commit)
+ * Findings and attachments are in the order the entity scan returns them.
+ */
+import { createHash } from "node:crypto";
+import { once } from "node:events";
+import zlib from "node:zlib";
+import type { Finding } from "../../core/findings.js";
+import type { StoredAttachment } from "../../core/ports.js";
+import { canonicalJson, decodeAttachment, decodeFinding, toNumber } from "./codec.js";
+import { keys } from "./keys.js";
+import type { RawEntity } from "./table-access.js";
+
+/** Format of the snapshot and of its reference in the pointer; a pointer naming another one is not read. */
+export const SNAPSHOT_FORMAT = 1;
+/** Bytes per Binary property (Table Storage allows 64 KiB). */
+export const SNAPSHOT_CHUNK_BYTES = 64_000;
+/**
+ * Chunks per entity: 11 x 64,000 = 704,000 bytes, about 940 KB as base64 on the wire. Azure limits an
+ * entity to 1 MiB counting binary as bytes; Azurite counts the request body (base64), hence 11, not 16.
+ */
+export const SNAPSHOT_CHUNKS_PER_ENTITY = 11;
+
+/** What the pointer records of the snapshot of its state. */
+export interface SnapshotRef {
+  /** Generation the snapshot was written by (<= committed: unchanged commits keep pointing at it). */
+  gen: number;
+  /** Binary chunks in all. */
+  chunks: number;
+  /** Compressed bytes in all. */
+  bytes: number;
+  /** SHA-256 (hex) of the compressed bytes. */
+  sha256: string;
+  format: number;
+}
+
+export interface SnapshotFinding {
+  /** Scan order: status partition key, NUL, row key. */
+  order: string;
+  /** True when the finding's entity was written in the snapshot's generation. */
+  written: boolean;
+  /** The finding as stored (codec `encodeFinding`). */
+  json: string;
+}
+
+export interface SnapshotAttachment {
+  /** Scan order: attachment partition key, NUL, row key. */
+  order: string;
+  /** The attachment as stored (codec `encodeAttachment`). */
+  json: string;
+}
+
+export interface SnapshotAddress {
+  partitionKey: string;
+  rowKey: string;
+}
+
+export interface SnapshotContent {
+  findings: SnapshotFinding[];
+  attachments: SnapshotAttachment[];
+  /** Tombstones written by the snapshot's generation. */
+  gc: SnapshotAddress[];
+}
+
+export interface BuiltSnapshot {
+  ref: SnapshotRef;
+  entities: Record<string, unknown>[];
+}
+
+const byOrder = (a: { order: string }, b: { order: string }) => (a.order < b.order ? -1 : a.order > b.order ? 1 : 0);
+
+/** Gzip of the lines, streamed (the uncompressed payload of a large estate is tens of MB). */
+async function gzipLines(lines: Iterable<string>): Promise<Buffer> {
+  const gz = zlib.createGzip({ level: 6 });
+  const out: Buffer[] = [];
+  gz.on("data", (b: Buffer) => out.push(b));
+  const ended = new Promise<void>((resolve, reject) => {
+    gz.once("end", resolve);
+    gz.once("error", reject);
+  });
+  let pending: string[] = [];
+  let pendingChars = 0;
+  for (const line of lines) {
+    pending.push(line);
+    pendingChars += line.length + 1;
+    if (pendingChars >= 1 << 20) {
+      if (!gz.write(pending.join("\n") + "\n")) await once(gz, "drain");
+      pending = [];
+      pendingChars = 0;
+    }
+  }
+  gz.end(pending.length ? pending.join("\n") + "\n" : undefined);
+  await ended;
+  return Buffer.concat(out);
+}
+
+/** The snapshot of `content` as generation `gen` of `scopeKey`: its pointer reference and its entities. */
+export async function buildSnapshot(scopeKey: string, gen: number, content: SnapshotContent): Promise<BuiltSnapshot> {
+  const findings = [...content.findings].sort(byOrder);
+  const attachments = [...content.attachments].sort(byOrder);
+  const header = canonicalJson({
+    v: SNAPSHOT_FORMAT,
+    scope: scopeKey,
+    gen,
+    findings: findings.length,
+    attachments: attachments.length,
+    gc: content.gc.length,
+  });
+  function* lines(): Generator<string> {
+    yield header;
+    for (const f of findings) yield (f.written ? "N" : "O") + f.json;
+    for (const a of attachments) yield "A" + a.json;
+    for (const t of content.gc) yield "G" + JSON.stringify([t.partitionKey, t.rowKey]);
+  }
+  const compressed = await gzipLines(lines());
+  const chunks: Buffer[] = [];
+  for (let at = 0; at < compressed.length; at += SNAPSHOT_CHUNK_BYTES) {
+    chunks.push(Buffer.from(compressed.subarray(at, at + SNAPSHOT_CHUNK_BYTES)));
+  }
+  const partitionKey = keys.snapshotPartition(scopeKey, gen);
+  const entities: Record<string, unknown>[] = [];
+  for (let i = 0; i * SNAPSHOT_CHUNKS_PER_ENTITY < chunks.length; i++) {
+    const part = chunks.slice(i * SNAPSHOT_CHUNKS_PER_ENTITY, (i + 1) * SNAPSHOT_CHUNKS_PER_ENTITY);
+    const e: Record<string, unknown> = { partitionKey, rowKey: snapshotRow(i), n: part.length };
+    part.forEach((b, k) => (e[`b${k}`] = b));
+    entities.push(e);
+  }
+  return {
+    ref: {
+      gen,
+      chunks: chunks.length,
+      bytes: compressed.length,
+      sha256: createHash("sha256").update(compressed).digest("hex"),
+      format: SNAPSHOT_FORMAT,
+    },
+    entities,
+  };
+}
+
+export function snapshotRow(i: number): string {
+  return String(i).padStart(5, "0");
+}
+
+export type SnapshotProblem = "missing" | "format" | "truncated" | "hash" | "corrupt";
+
+export type SnapshotRead =
+  | { ok: true; findings: Finding[]; attachments: StoredAttachment[]; gc: SnapshotAddress[] }
+  | { ok: false; problem: SnapshotProblem; detail: string };
+
+function fail(problem: SnapshotProblem, detail: string): SnapshotRead {
+  return { ok: false, problem, detail };
+}
+
+/**
+ * The state of generation `committed` from the snapshot `ref` names, given the entities of its partition;
+ * a problem (missing, truncated, hash mismatch, undecodable, another format) instead of anything doubtful.
+ * A finding keeps its stored `change` only when it was written in `committed` itself; otherwise it reads
+ * back `unchanged` with no previous status, exactly as the entity scan derives it from slot generations.
+ */
+export function readSnapshot(scopeKey: string, committed: number, ref: SnapshotRef, entities: RawEntity[]): SnapshotRead {
+  if (ref.format !== SNAPSHOT_FORMAT) return fail("format", `format ${ref.format}`);
+  if (!(ref.gen > 0 && ref.gen <= committed) || !(ref.chunks > 0) || !(ref.bytes > 0) || !/^[0-9a-f]{64}$/.test(ref.sha256)) {
+    return fail("format", "invalid reference in the pointer");
+  }
+  if (entities.length === 0) return fail("missing", `no snapshot entities for generation ${ref.gen}`);
+  const expected = Math.ceil(ref.chunks / SNAPSHOT_CHUNKS_PER_ENTITY);
+  if (entities.length !== expected) return fail("truncated", `${entities.length} snapshot entities, expected ${expected}`);
+  const sorted = [...entities].sort((a, b) => (a.rowKey < b.rowKey ? -1 : a.rowKey > b.rowKey ? 1 : 0));
+  const parts: Buffer[] = [];
+  for (let i = 0; i < sorted.length; i++) {
+    const e = sorted[i];
+    if (e.rowKey !== snapshotRow(i)) return fail("truncated", `unexpected snapshot row ${e.rowKey}`);
+    const n = toNumber(e.n);
+    const want = Math.min(SNAPSHOT_CHUNKS_PER_ENTITY, ref.chunks - i * SNAPSHOT_CHUNKS_PER_ENTITY);
+    if (n !== want) return fail("truncated", `snapshot row ${e.rowKey} holds ${n} chunks, expected ${want}`);
+    for (let k = 0; k < n; k++) {
+      const b = e[`b${k}`];
+      if (!(b instanceof Uint8Array)) return fail("truncated", `snapshot row ${e.rowKey} lacks chunk ${k}`);
+      parts.push(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+    }
+  }
+  const compressed = Buffer.concat(parts);
+  if (compressed.length !== ref.bytes) return fail("truncated", `${compressed.length} bytes, expected ${ref.bytes}`);
+  if (createHash("sha256").update(compressed).digest("hex") !== ref.sha256) return fail("hash", "SHA-256 mismatch");
+  let payload: Buffer;
+  try {
+    payload = zlib.gunzipSync(compressed);
+  } catch (e) {
+    return fail("corrupt", `gunzip: ${(e as Error).message}`);
+  }
+  try {
+    return parsePayload(scopeKey, committed, ref, payload);
+  } catch (e) {
+    return fail("corrupt", `parse: ${(e as Error).message}`);
+  }
+}
+
+function parsePayload(scopeKey: string, committed: number, ref: SnapshotRef, payload: Buffer): SnapshotRead {
+  const findings: Finding[] = [];
+  const attachments: StoredAttachment[] = [];
+  const gc: SnapshotAddress[] = [];
+  type Header = { v?: unknown; scope?: unknown; gen?: unknown; findings?: unknown; attachments?: unknown; gc?: unknown };
+  let header: Header | undefined;
+  const keepChange = ref.gen === committed;
+  let start = 0;
+  while (start < payload.length) {
+    let end = payload.indexOf(0x0a, start);
+    if (end < 0) end = payload.length;
+    if (end > start) {
+      const line = payload.toString("utf8", start, end);
+      if (!header) {
+        const h = JSON.parse(line) as Header | null;
+        if (!h || typeof h !== "object" || h.v !== SNAPSHOT_FORMAT || h.scope !== scopeKey || h.gen !== ref.gen) {
+          return fail("corrupt", "header does not match the pointer");
+        }
+        header = h;
+      } else {
+        const tag = line[0];
+        const body = line.slice(1);
+        if (tag === "N" || tag === "O") {
+          const f = decodeFinding(body);
+          if (!(tag === "N" && keepChange)) {
+            f.change = "unchanged";
+            f.previousStatus = null;
+          }
+          findings.push(f);
+        } else if (tag === "A") {
+          attachments.push(decodeAttachment(body));
+        } else if (tag === "G") {
+          const [partitionKey, rowKey] = JSON.parse(body) as [string, string];
+          gc.push({ partitionKey, rowKey });
+        } else {
+          return fail("corrupt", `unknown line tag ${JSON.stringify(tag)}`);
+        }
+      }
+    }
+    start = end + 1;
+  }
+  if (!header) return fail("corrupt", "empty payload");
+  if (header.findings !== findings.length || header.attachments !== attachments.length || header.gc !== gc.length) {
+    return fail("corrupt", "line counts differ from the header");
+  }
+  return { ok: true, findings, attachments, gc };
+}
