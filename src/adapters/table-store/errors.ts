@@ -5,7 +5,9 @@ export type TableStoreErrorCode =
   /** Another writer committed (or reserved) the scope since `previous` was loaded. */
   | "ConcurrentCommit"
   /** An argument the store cannot accept (bad table prefix, bad page size...). */
-  | "InvalidArgument";
+  | "InvalidArgument"
+  /** Stored data that fails its checks (a change feed whose chunks are missing or do not match its hash). */
+  | "CorruptData";
 
 export class TableStoreError extends Error {
   override readonly name = "TableStoreError";

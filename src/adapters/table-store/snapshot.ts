@@ -82,7 +82,7 @@ export interface BuiltSnapshot {
 const byOrder = (a: { order: string }, b: { order: string }) => (a.order < b.order ? -1 : a.order > b.order ? 1 : 0);
 
 /** Gzip of the lines, streamed (the uncompressed payload of a large estate is tens of MB). */
-async function gzipLines(lines: Iterable<string>): Promise<Buffer> {
+export async function gzipLines(lines: Iterable<string>): Promise<Buffer> {
   const gz = zlib.createGzip({ level: 6 });
   const out: Buffer[] = [];
   gz.on("data", (b: Buffer) => out.push(b));
@@ -125,28 +125,72 @@ export async function buildSnapshot(scopeKey: string, gen: number, content: Snap
     for (const t of content.gc) yield "G" + JSON.stringify([t.partitionKey, t.rowKey]);
   }
   const compressed = await gzipLines(lines());
+  const { entities, chunks } = chunkEntities(compressed, keys.snapshotPartition(scopeKey, gen), snapshotRow);
+  return {
+    ref: { gen, chunks, bytes: compressed.length, sha256: sha256Hex(compressed), format: SNAPSHOT_FORMAT },
+    entities,
+  };
+}
+
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+/**
+ * Compressed bytes as entities of one partition: Binary properties `b0`...`b<n-1>` of
+ * SNAPSHOT_CHUNK_BYTES each (the last one shorter), SNAPSHOT_CHUNKS_PER_ENTITY per entity, `n` the count,
+ * rows named by `rowOf(entity index)`. Shared by snapshots and change feeds.
+ */
+export function chunkEntities(
+  compressed: Buffer,
+  partitionKey: string,
+  rowOf: (i: number) => string,
+): { entities: Record<string, unknown>[]; chunks: number } {
   const chunks: Buffer[] = [];
   for (let at = 0; at < compressed.length; at += SNAPSHOT_CHUNK_BYTES) {
     chunks.push(Buffer.from(compressed.subarray(at, at + SNAPSHOT_CHUNK_BYTES)));
   }
-  const partitionKey = keys.snapshotPartition(scopeKey, gen);
   const entities: Record<string, unknown>[] = [];
   for (let i = 0; i * SNAPSHOT_CHUNKS_PER_ENTITY < chunks.length; i++) {
     const part = chunks.slice(i * SNAPSHOT_CHUNKS_PER_ENTITY, (i + 1) * SNAPSHOT_CHUNKS_PER_ENTITY);
-    const e: Record<string, unknown> = { partitionKey, rowKey: snapshotRow(i), n: part.length };
+    const e: Record<string, unknown> = { partitionKey, rowKey: rowOf(i), n: part.length };
     part.forEach((b, k) => (e[`b${k}`] = b));
     entities.push(e);
   }
-  return {
-    ref: {
-      gen,
-      chunks: chunks.length,
-      bytes: compressed.length,
-      sha256: createHash("sha256").update(compressed).digest("hex"),
-      format: SNAPSHOT_FORMAT,
-    },
-    entities,
-  };
+  return { entities, chunks: chunks.length };
+}
+
+/**
+ * The inverse of `chunkEntities`: the compressed bytes the entities hold, checked against the expected
+ * chunk count, byte count and SHA-256; a "truncated" or "hash" problem instead of anything doubtful.
+ */
+export function joinChunks(
+  entities: RawEntity[],
+  expected: { chunks: number; bytes: number; sha256: string },
+  rowOf: (i: number) => string,
+): { ok: true; compressed: Buffer } | { ok: false; problem: "truncated" | "hash"; detail: string } {
+  const want = Math.ceil(expected.chunks / SNAPSHOT_CHUNKS_PER_ENTITY);
+  if (entities.length !== want) return { ok: false, problem: "truncated", detail: `${entities.length} chunk entities, expected ${want}` };
+  const sorted = [...entities].sort((a, b) => (a.rowKey < b.rowKey ? -1 : a.rowKey > b.rowKey ? 1 : 0));
+  const parts: Buffer[] = [];
+  for (let i = 0; i < sorted.length; i++) {
+    const e = sorted[i];
+    if (e.rowKey !== rowOf(i)) return { ok: false, problem: "truncated", detail: `unexpected chunk row ${e.rowKey}` };
+    const n = toNumber(e.n);
+    const wantN = Math.min(SNAPSHOT_CHUNKS_PER_ENTITY, expected.chunks - i * SNAPSHOT_CHUNKS_PER_ENTITY);
+    if (n !== wantN) return { ok: false, problem: "truncated", detail: `chunk row ${e.rowKey} holds ${n} chunks, expected ${wantN}` };
+    for (let k = 0; k < n; k++) {
+      const b = e[`b${k}`];
+      if (!(b instanceof Uint8Array)) return { ok: false, problem: "truncated", detail: `chunk row ${e.rowKey} lacks chunk ${k}` };
+      parts.push(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+    }
+  }
+  const compressed = Buffer.concat(parts);
+  if (compressed.length !== expected.bytes) {
+    return { ok: false, problem: "truncated", detail: `${compressed.length} bytes, expected ${expected.bytes}` };
+  }
+  if (sha256Hex(compressed) !== expected.sha256) return { ok: false, problem: "hash", detail: "SHA-256 mismatch" };
+  return { ok: true, compressed };
 }
 
 export function snapshotRow(i: number): string {
@@ -175,25 +219,9 @@ export function readSnapshot(scopeKey: string, committed: number, ref: SnapshotR
     return fail("format", "invalid reference in the pointer");
   }
   if (entities.length === 0) return fail("missing", `no snapshot entities for generation ${ref.gen}`);
-  const expected = Math.ceil(ref.chunks / SNAPSHOT_CHUNKS_PER_ENTITY);
-  if (entities.length !== expected) return fail("truncated", `${entities.length} snapshot entities, expected ${expected}`);
-  const sorted = [...entities].sort((a, b) => (a.rowKey < b.rowKey ? -1 : a.rowKey > b.rowKey ? 1 : 0));
-  const parts: Buffer[] = [];
-  for (let i = 0; i < sorted.length; i++) {
-    const e = sorted[i];
-    if (e.rowKey !== snapshotRow(i)) return fail("truncated", `unexpected snapshot row ${e.rowKey}`);
-    const n = toNumber(e.n);
-    const want = Math.min(SNAPSHOT_CHUNKS_PER_ENTITY, ref.chunks - i * SNAPSHOT_CHUNKS_PER_ENTITY);
-    if (n !== want) return fail("truncated", `snapshot row ${e.rowKey} holds ${n} chunks, expected ${want}`);
-    for (let k = 0; k < n; k++) {
-      const b = e[`b${k}`];
-      if (!(b instanceof Uint8Array)) return fail("truncated", `snapshot row ${e.rowKey} lacks chunk ${k}`);
-      parts.push(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
-    }
-  }
-  const compressed = Buffer.concat(parts);
-  if (compressed.length !== ref.bytes) return fail("truncated", `${compressed.length} bytes, expected ${ref.bytes}`);
-  if (createHash("sha256").update(compressed).digest("hex") !== ref.sha256) return fail("hash", "SHA-256 mismatch");
+  const joined = joinChunks(entities, ref, snapshotRow);
+  if (!joined.ok) return fail(joined.problem, joined.detail);
+  const compressed = joined.compressed;
   let payload: Buffer;
   try {
     payload = zlib.gunzipSync(compressed);

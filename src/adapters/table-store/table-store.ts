@@ -57,6 +57,7 @@ import {
   type SnapshotRef,
 } from "./snapshot.js";
 import { TableStoreError } from "./errors.js";
+import { buildFeed, readFeed, type FeedEntry } from "./feed.js";
 import { invertedTimeKey, isCanonicalRunId, keys, prefixEnd, runRowKey } from "./keys.js";
 import { CountedTable, OpCounter, runBounded, statusOf, type RawEntity, type WriteOp } from "./table-access.js";
 
@@ -519,11 +520,11 @@ export class TableAuditStore implements AuditStore {
     const skipAll = [...ptr.skip, ...aborted];
 
     const findingOps: WriteOp[] = [];
-    const feedOps: WriteOp[] = [];
+    const feed: FeedEntry[] = [];
     const written = new Set<string>();
     const newTombstones: GcTarget[] = [];
     const content: SnapshotContent = { findings: [], attachments: [], gc: newTombstones };
-    this.planFindings(scopeKey, C, N, run.id, previous.findings, next.findings, findingOps, feedOps, written, newTombstones, content.findings);
+    this.planFindings(scopeKey, C, N, previous.findings, next.findings, findingOps, feed, written, newTombstones, content.findings);
     this.planAttachments(scopeKey, C, N, previous.attachments, next.attachments, findingOps, written, newTombstones, content.attachments);
     // A new snapshot when the state changes; also when the pointer names none (first commit, a state
     // written by an older version) or loadState found it unusable (then it is rebuilt once).
@@ -568,6 +569,12 @@ export class TableAuditStore implements AuditStore {
       snapshot = built.ref;
       for (const entity of built.entities) snapshotOps.push({ kind: "upsert", entity: entity as TableEntity<Record<string, unknown>> });
     }
+
+    // The change feed: the run's changed findings, compressed into a few chunk entities of its partition.
+    const feedOps: WriteOp[] = (await buildFeed(scopeKey, run.id, keys.changePartition(scopeKey, run.id), feed)).map((entity) => ({
+      kind: "upsert",
+      entity: entity as TableEntity<Record<string, unknown>>,
+    }));
 
     let etag = ptr.etag;
     const reservedAt = isoNow(nowMs);
@@ -628,11 +635,10 @@ export class TableAuditStore implements AuditStore {
     scopeKey: string,
     C: number,
     N: number,
-    runId: string,
     previous: Finding[],
     next: Finding[],
     ops: WriteOp[],
-    feedOps: WriteOp[],
+    feed: FeedEntry[],
     written: Set<string>,
     newTombstones: GcTarget[],
     snapshot: SnapshotFinding[],
@@ -641,7 +647,6 @@ export class TableAuditStore implements AuditStore {
     for (const f of previous) prev.set(findingKey(f), f);
     const nxt = new Map<string, Finding>();
     for (const f of next) nxt.set(findingKey(f), f);
-    const changePk = keys.changePartition(scopeKey, runId);
     const address = (c: { partitionKey: string; rowKey: string }) => writeKey(c.partitionKey, c.rowKey);
     for (const k of new Set([...prev.keys(), ...nxt.keys()])) {
       const p = prev.get(k);
@@ -650,10 +655,7 @@ export class TableAuditStore implements AuditStore {
       const pj = pe?.stored;
       const nj = n ? encodeFinding(n) : undefined;
       if (n && nj && n.change !== "unchanged") {
-        feedOps.push({
-          kind: "upsert",
-          entity: { partitionKey: changePk, rowKey: keys.findingRow(n), change: n.change, status: n.status, severity: n.severity, d: nj },
-        });
+        feed.push({ rowKey: keys.findingRow(n), json: nj });
       }
       if (pj && nj && n!.change === "unchanged" && findingContent(pj) === findingContent(nj)) {
         // Not rewritten: readers of N see the entity's C-visible data, i.e. `p` (whole, even where the
@@ -793,7 +795,7 @@ export class TableAuditStore implements AuditStore {
 
   async listChanges(scopeKey: string, runId: string): Promise<Finding[]> {
     const rows = await this.runs.allInPartition(keys.changePartition(scopeKey, runId));
-    return rows.filter((e) => typeof e.d === "string").map((e) => JSON.parse(e.d as string) as Finding);
+    return readFeed(scopeKey, runId, rows);
   }
 
   async pruneHistory(scopeKey: string, before: Date): Promise<number> {
