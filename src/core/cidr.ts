@@ -27,6 +27,17 @@ function parseIpv4(s: string): number | undefined {
  */
 export function parseIpv4Range(text: string): Ipv4Range | undefined {
   if (typeof text !== "string") return undefined;
+  // A registry's rules are parsed once per attached node pool: thousands of times in a large tenant.
+  if (parsed.has(text)) return parsed.get(text);
+  const r = parseUncached(text);
+  if (parsed.size >= 20_000) parsed.clear();
+  parsed.set(text, r);
+  return r;
+}
+
+const parsed = new Map<string, Readonly<Ipv4Range> | undefined>();
+
+function parseUncached(text: string): Ipv4Range | undefined {
   const t = text.trim();
   const m = /^([0-9.]+)(?:\/(\d{1,2}))?$/.exec(t);
   if (!m) return undefined;
@@ -36,7 +47,7 @@ export function parseIpv4Range(text: string): Ipv4Range | undefined {
   if (bits < 0 || bits > 32) return undefined;
   const size = 2 ** (32 - bits);
   const start = Math.floor(ip / size) * size;
-  return { start, end: start + size - 1, text: t };
+  return Object.freeze({ start, end: start + size - 1, text: t });
 }
 
 /** True when every address of `inner` lies inside the union of `outer` ranges. */

@@ -1,9 +1,12 @@
 /**
- * Entity encoding: findings and attachments as JSON strings inside versioned two-slot entities, and the
- * rules a reader applies to pick the slot of its generation.
+ * Entity encoding: findings and attachments as canonical JSON (packed into group rows by groups.ts), the
+ * two-slot versioned entities that hold them, and the rules a reader applies to pick the slot of its
+ * generation.
  */
 import type { Finding } from "../../core/findings.js";
 import type { StoredAttachment } from "../../core/ports.js";
+import { decompress } from "./compression.js";
+import { TableStoreError } from "./errors.js";
 
 /**
  * Longest string property written (UTF-16 code units). Table Storage allows 64 KiB per string property,
@@ -131,16 +134,16 @@ export function toNumber(v: unknown): number | undefined {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Versioned entities: two slots (g0, d0) and (g1, d1). A reader at generation G, given the skipped
-// (aborted) generations, uses the slot with the highest gen <= G that is not skipped. `d = ""` is a
-// tombstone. Slot order carries no meaning.
+// Versioned entities: two slots, 0 and 1, each a generation `g<i>` and either a tombstone (`n<i>` = 0) or
+// the compressed bytes of a packed group part in Binary chunks `b<i>_0`... (`n<i>` chunks; groups.ts). A reader at
+// generation G, given the skipped (aborted) generations, uses the slot with the highest gen <= G that is
+// not skipped. Slot order carries no meaning.
 
-export const TOMBSTONE = "";
-
-export interface Slot {
+export interface SlotRef {
   gen: number;
-  /** JSON, or TOMBSTONE. */
-  data: string;
+  index: 0 | 1;
+  /** Chunks of compressed data; 0 for a tombstone. */
+  chunks: number;
 }
 
 export interface View {
@@ -148,23 +151,27 @@ export interface View {
   skip: ReadonlySet<number>;
 }
 
-export function slotsOf(e: Record<string, unknown>): Slot[] {
-  const out: Slot[] = [];
-  for (const i of [0, 1]) {
-    const g = toNumber(e[`g${i}`]);
-    const d = e[`d${i}`];
-    if (g !== undefined && typeof d === "string") out.push({ gen: g, data: d });
+export function slotsOf(e: Record<string, unknown>): SlotRef[] {
+  const out: SlotRef[] = [];
+  for (const index of [0, 1] as const) {
+    const gen = toNumber(e[`g${index}`]);
+    const chunks = toNumber(e[`n${index}`]);
+    if (gen !== undefined && chunks !== undefined && chunks >= 0) out.push({ gen, index, chunks });
   }
   return out;
 }
 
 /** The slot a reader at `view` uses, or undefined when the entity does not exist for it. */
-export function visibleSlot(e: Record<string, unknown>, view: View): Slot | undefined {
-  let best: Slot | undefined;
+export function visibleSlot(e: Record<string, unknown>, view: View): SlotRef | undefined {
+  let best: SlotRef | undefined;
   for (const s of slotsOf(e)) {
     if (s.gen <= view.gen && !view.skip.has(s.gen) && (!best || s.gen > best.gen)) best = s;
   }
   return best;
+}
+
+export function isTombstone(slot: SlotRef): boolean {
+  return slot.chunks === 0;
 }
 
 /** True when the entity has a slot written by a skipped generation. */
@@ -172,28 +179,38 @@ export function hasSkippedSlot(e: Record<string, unknown>, skip: ReadonlySet<num
   return slotsOf(e).some((s) => skip.has(s.gen));
 }
 
-/**
- * The properties of a versioned entity holding `older` (what readers of the committed generation see, or
- * nothing) and `newer` (the generation being written). Written with Replace, so whatever else the entity
- * held (older slots, slots of aborted attempts) is gone.
- */
-export function slotProperties(older: Slot | undefined, newer: Slot | undefined): Record<string, unknown> {
-  const p: Record<string, unknown> = {};
-  if (older) {
-    p.g0 = older.gen;
-    p.d0 = older.data;
+/** The decompressed payload of a data slot; CorruptData when a chunk is missing or the data does not decompress. */
+export function slotText(e: RawEntityLike, slot: SlotRef): string {
+  const parts: Buffer[] = [];
+  for (let j = 0; j < slot.chunks; j++) {
+    const b = e[`b${slot.index}_${j}`];
+    if (!(b instanceof Uint8Array)) throw new TableStoreError("CorruptData", `${where(e)} lacks chunk ${j} of slot ${slot.index}`);
+    parts.push(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
   }
-  if (newer) {
-    p.g1 = newer.gen;
-    p.d1 = newer.data;
+  try {
+    return decompress(parts.length === 1 ? parts[0] : Buffer.concat(parts)).toString("utf8");
+  } catch (err) {
+    throw new TableStoreError("CorruptData", `${where(e)}: slot ${slot.index} does not decompress (${(err as Error).message})`);
   }
+}
+
+type RawEntityLike = Record<string, unknown> & { partitionKey?: unknown; rowKey?: unknown };
+
+function where(e: RawEntityLike): string {
+  return `${String(e.partitionKey ?? "?")} / ${String(e.rowKey ?? "?")}`;
+}
+
+/** The properties of slot `slot` of `e` as slot `to` of a new entity (its bytes copied as they are). */
+export function copySlot(e: Record<string, unknown>, slot: SlotRef, to: 0 | 1): Record<string, unknown> {
+  const p: Record<string, unknown> = { [`g${to}`]: slot.gen, [`n${to}`]: slot.chunks };
+  for (let j = 0; j < slot.chunks; j++) p[`b${to}_${j}`] = e[`b${slot.index}_${j}`];
   return p;
 }
 
-/** A finding read at `view`: stored in an earlier generation means it did not change in that run. */
-export function findingAt(slot: Slot, view: View): Finding {
-  const f = decodeFinding(slot.data);
-  if (slot.gen < view.gen) {
+/** A finding read at `view` from a slot of generation `gen`: an earlier one means it did not change in that run. */
+export function findingAt(json: string, gen: number, view: View): Finding {
+  const f = decodeFinding(json);
+  if (gen < view.gen) {
     f.change = "unchanged";
     f.previousStatus = null;
   }

@@ -1,6 +1,6 @@
 /**
- * The opaque continuation of `queryFindings`: base64url JSON of which partition of the access path to read
- * next, the Table service's own continuation within it, the generation the listing started at and a hash
+ * The opaque continuation of `queryFindings`: base64url JSON of which read of the access path comes next,
+ * how many of that read's items were already returned, the generation the listing started at and a hash
  * of the scope and query, followed by an HMAC of all that under a secret kept in the state table. Decoding
  * checks the HMAC and every field: a forged, altered or foreign token is refused with
  * `InvalidContinuationToken`.
@@ -11,18 +11,18 @@ import { TableStoreError } from "./errors.js";
 export interface QueryCursor {
   /** Index in the access path's list of reads. */
   partition: number;
-  /** The Table service continuation within that read (the SDK's token, opaque). */
-  token?: string;
+  /** Items of that read already returned (the read is in item-key order at a fixed generation). */
+  offset: number;
   /** Generation the listing started at. */
   generation: number;
 }
 
 interface Wire {
-  v: 1;
+  v: 2;
   h: string;
   p: number;
   g: number;
-  k?: string;
+  o: number;
 }
 
 /** Binds a token to one scope and one query. */
@@ -35,7 +35,7 @@ function mac(secret: Buffer, payload: string): string {
 }
 
 export function encodeCursor(secret: Buffer, hash: string, c: QueryCursor): string {
-  const w: Wire = { v: 1, h: hash, p: c.partition, g: c.generation, ...(c.token ? { k: c.token } : {}) };
+  const w: Wire = { v: 2, h: hash, p: c.partition, g: c.generation, o: c.offset };
   const payload = Buffer.from(JSON.stringify(w), "utf8").toString("base64url");
   return `${payload}.${mac(secret, payload)}`;
 }
@@ -45,7 +45,6 @@ function invalid(why: string): TableStoreError {
 }
 
 const B64URL = /^[A-Za-z0-9_-]+$/;
-const SDK_TOKEN = /^[A-Za-z0-9+/=_-]{1,4096}$/;
 
 /** Decodes and validates a token for this query, whose access path has `reads` reads. */
 export function decodeCursor(token: unknown, secret: Buffer, hash: string, reads: number): QueryCursor {
@@ -65,11 +64,11 @@ export function decodeCursor(token: unknown, secret: Buffer, hash: string, reads
   }
   if (!w || typeof w !== "object" || Array.isArray(w)) throw invalid("not an object");
   const o = w as Record<string, unknown>;
-  if (Object.keys(o).some((k) => !["v", "h", "p", "g", "k"].includes(k))) throw invalid("unexpected fields");
-  if (o.v !== 1) throw invalid("unknown version");
+  if (Object.keys(o).some((k) => !["v", "h", "p", "g", "o"].includes(k))) throw invalid("unexpected fields");
+  if (o.v !== 2) throw invalid("unknown version");
   if (o.h !== hash) throw invalid("issued for another scope or query");
   if (typeof o.p !== "number" || !Number.isInteger(o.p) || o.p < 0 || o.p >= reads) throw invalid("read index out of range");
   if (typeof o.g !== "number" || !Number.isInteger(o.g) || o.g < 0) throw invalid("bad generation");
-  if (o.k !== undefined && (typeof o.k !== "string" || !SDK_TOKEN.test(o.k))) throw invalid("bad table continuation");
-  return { partition: o.p, generation: o.g, ...(typeof o.k === "string" ? { token: o.k } : {}) };
+  if (typeof o.o !== "number" || !Number.isInteger(o.o) || o.o < 0 || o.o > 1e9) throw invalid("bad offset");
+  return { partition: o.p, generation: o.g, offset: o.o };
 }

@@ -7,7 +7,9 @@ export type TableStoreErrorCode =
   /** An argument the store cannot accept (bad table prefix, bad page size...). */
   | "InvalidArgument"
   /** Stored data that fails its checks (a change feed whose chunks are missing or do not match its hash). */
-  | "CorruptData";
+  | "CorruptData"
+  /** The tables were written by a version with another findings layout (see docs/storage.md). */
+  | "IncompatibleLayout";
 
 export class TableStoreError extends Error {
   override readonly name = "TableStoreError";

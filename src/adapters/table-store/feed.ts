@@ -1,6 +1,6 @@
 /**
  * The change feed of a run, stored compactly: the run's changed findings (every finding whose `change` is
- * not "unchanged") as gzip-compressed JSON lines in Binary chunks (the snapshot's chunking, 11 x 64,000
+ * not "unchanged") as Brotli-compressed JSON lines (gzip in format 1, still read) in Binary chunks (the snapshot's chunking, 11 x 64,000
  * bytes per entity), rows `~feed|00000`, `~feed|00001`... of the run's feed partition `<scope>|chg|<run>`
  * in the runs table. The first entity also carries the header: format, finding count, chunk count, byte
  * count and SHA-256 of the compressed bytes. A first run of 40,000 new findings is then a handful of
@@ -16,11 +16,14 @@
 import zlib from "node:zlib";
 import type { Finding } from "../../core/findings.js";
 import { TableStoreError } from "./errors.js";
-import { chunkEntities, gzipLines, joinChunks, sha256Hex } from "./snapshot.js";
+import { compressLines, decompress } from "./compression.js";
+import { chunkEntities, joinChunks, sha256Hex } from "./snapshot.js";
 import { toNumber } from "./codec.js";
 import type { RawEntity } from "./table-access.js";
 
-export const FEED_FORMAT = 1;
+/** 2: Brotli (compression.ts). Feeds of format 1 (gzip) are still read. */
+export const FEED_FORMAT = 2;
+const GZIP_FEED_FORMAT = 1;
 const FEED_ROW_PREFIX = "~feed|";
 
 export function feedRow(i: number): string {
@@ -52,7 +55,7 @@ export async function buildFeed(scopeKey: string, runId: string, partitionKey: s
     yield header;
     for (const r of rows) yield byRow.get(r)!;
   }
-  const compressed = await gzipLines(lines());
+  const compressed = await compressLines(lines());
   const { entities, chunks } = chunkEntities(compressed, partitionKey, feedRow);
   Object.assign(entities[0], {
     feedFormat: FEED_FORMAT,
@@ -77,16 +80,17 @@ export function readFeed(scopeKey: string, runId: string, rows: RawEntity[]): Fi
   }
   const head = chunked.find((e) => e.rowKey === feedRow(0));
   if (!head) throw corrupt(scopeKey, runId, "no header entity");
-  if (toNumber(head.feedFormat) !== FEED_FORMAT) throw corrupt(scopeKey, runId, `format ${String(head.feedFormat)}`);
+  const format = toNumber(head.feedFormat);
+  if (format !== FEED_FORMAT && format !== GZIP_FEED_FORMAT) throw corrupt(scopeKey, runId, `format ${String(head.feedFormat)}`);
   const count = toNumber(head.count) ?? -1;
   const expected = { chunks: toNumber(head.chunks) ?? -1, bytes: toNumber(head.bytes) ?? -1, sha256: String(head.sha256 ?? "") };
   const joined = joinChunks(chunked, expected, feedRow);
   if (!joined.ok) throw corrupt(scopeKey, runId, `${joined.problem}: ${joined.detail}`);
   let payload: Buffer;
   try {
-    payload = zlib.gunzipSync(joined.compressed);
+    payload = format === GZIP_FEED_FORMAT ? zlib.gunzipSync(joined.compressed) : decompress(joined.compressed);
   } catch (e) {
-    throw corrupt(scopeKey, runId, `gunzip: ${(e as Error).message}`);
+    throw corrupt(scopeKey, runId, `decompress: ${(e as Error).message}`);
   }
   const out: Finding[] = [];
   type Header = { count?: unknown; run?: unknown; scope?: unknown; v?: unknown };
@@ -99,7 +103,7 @@ export function readFeed(scopeKey: string, runId: string, rows: RawEntity[]): Fi
       const line = payload.toString("utf8", start, end);
       if (!header) {
         const h = JSON.parse(line) as Header | null;
-        if (!h || typeof h !== "object" || h.v !== FEED_FORMAT || h.scope !== scopeKey || h.run !== runId || h.count !== count) {
+        if (!h || typeof h !== "object" || h.v !== format || h.scope !== scopeKey || h.run !== runId || h.count !== count) {
           throw corrupt(scopeKey, runId, "header does not match");
         }
         header = h;

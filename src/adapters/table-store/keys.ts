@@ -27,8 +27,9 @@ function percent(ch: string): string {
   return out;
 }
 
-// Commits encode the same few thousand IDs many times; remember them (bounded).
-const memo = new Map<string, string>();
+// Commits encode the same few thousand IDs many times; remember them (bounded), one map per option set
+// so that a look-up is one hash of the value itself.
+const memos = new Map<string, Map<string, string>>();
 
 /**
  * The one key encoder: lower-cases (resource IDs are case-insensitive; pass `preserveCase` for rule IDs,
@@ -39,16 +40,18 @@ const memo = new Map<string, string>();
  */
 export function encodeKeyPart(value: string, opts: { preserveCase?: boolean; maxLength?: number } = {}): string {
   const max = opts.maxLength ?? MAX_PART_LENGTH;
-  const memoKey = `${opts.preserveCase ? "C" : "l"}${max}\u0000${value}`;
-  const known = memo.get(memoKey);
+  const memoName = `${opts.preserveCase ? "C" : "l"}${max}`;
+  let memo = memos.get(memoName);
+  if (!memo) memos.set(memoName, (memo = new Map()));
+  const known = memo.get(value);
   if (known !== undefined) return known;
   const s = opts.preserveCase ? value : value.toLowerCase();
   let out = s.replace(opts.preserveCase ? UNSAFE_CASED : UNSAFE_LOWER, percent);
   if (out.length > max) {
     out = out.slice(0, max - HASH_HEX - HASH_MARK.length) + HASH_MARK + sha256Hex(s).slice(0, HASH_HEX);
   }
-  if (memo.size > 50_000) memo.clear();
-  memo.set(memoKey, out);
+  if (memo.size > 100_000) memo.clear();
+  memo.set(value, out);
   return out;
 }
 
@@ -76,10 +79,53 @@ const rulePart = (ruleId: string) => encodeKeyPart(ruleId, { preserveCase: true,
 export const CLUSTER_BUCKETS = 64;
 export const REGISTRY_BUCKETS = 16;
 
-function bucketOf(part: string, buckets: number): string {
+/** Remembers `fn(part)` per count (bounded): every finding of a commit asks for the buckets of its subjects. */
+function memoized(fn: (part: string, n: number) => string): (part: string, n: number) => string {
+  const byCount = new Map<number, Map<string, string>>();
+  return (part, n) => {
+    let memo = byCount.get(n);
+    if (!memo) byCount.set(n, (memo = new Map()));
+    let v = memo.get(part);
+    if (v === undefined) {
+      v = fn(part, n);
+      if (memo.size > 100_000) memo.clear();
+      memo.set(part, v);
+    }
+    return v;
+  };
+}
+
+const bucketOf = memoized((part, buckets) => {
   const h = createHash("sha256").update(part).digest();
   return (h.readUInt16BE(0) % buckets).toString(16).padStart(2, "0");
+});
+
+const tagMemo = new Map<string, string>();
+
+/**
+ * A subject's tag in the item keys of cluster and registry copies: 80 bits of the SHA-256 of its encoded
+ * ID (empty for a missing ID). Items only need an order and a per-subject prefix, and the full encoded IDs
+ * (hundreds of characters, three times per finding) cost a large estate's commit ~100 MB of keys.
+ */
+function subjectTag(part: string): string {
+  if (part === "") return "";
+  const known = tagMemo.get(part);
+  if (known !== undefined) return known;
+  const tag = createHash("sha256").update(part).digest("hex").slice(0, 20);
+  if (tagMemo.size > 100_000) tagMemo.clear();
+  tagMemo.set(part, tag);
+  return tag;
 }
+
+/** Groups per partition (a second hash of the subject, independent of its bucket); fixed like the buckets. */
+export const STATUS_GROUPS = 64;
+export const SUBJECT_GROUPS = 16;
+
+/** The group of a subject inside its partition: two hex digits from bytes 2-3 of its SHA-256. */
+const groupOf = memoized((part, groups) => {
+  const h = createHash("sha256").update(part).digest();
+  return (h.readUInt16BE(2) % groups).toString(16).padStart(2, "0");
+});
 
 export interface FindingIdentity {
   ruleId: string;
@@ -87,18 +133,22 @@ export interface FindingIdentity {
   registryId: string | null;
 }
 
-/** Where a copy of a finding lives. */
+/** Where a copy of a finding (or an attachment) lives: its partition, its group there, its item key. */
 export interface CopyAddress {
   partitionKey: string;
+  /** The group whose rows (`<group>|00`...) pack the item (groups.ts). */
+  group: string;
+  /** The item's key: its order inside the group and the access path's listing. */
   rowKey: string;
 }
 
 /**
  * Partition and row keys.
- * - Findings table (versioned): each finding has a copy per access path: by status+severity
- *   (`<scope>|s|<status>|<severity>`, row `rule|cluster|registry`), by cluster (`<scope>|c|<bucket>`, row
- *   `cluster|rule|registry`), by registry (`<scope>|r|<bucket>`, row `registry|rule|cluster`); attachments in
- *   `<scope>|a|<bucket>`. A subject's copies share a bucket and a row-key prefix: one partition range query.
+ * - Findings table (versioned, packed): each finding has a copy per access path: by status+severity
+ *   (`<scope>|s|<status>|<severity>`, item key `rule|cluster|registry`), by cluster (`<scope>|c|<bucket>`,
+ *   item `cluster|rule|registry`), by registry (`<scope>|r|<bucket>`, item `registry|rule|cluster`);
+ *   attachments in `<scope>|a|<bucket>`. Items are packed by group (a hash of the subject) into rows
+ *   `<group>|NN`: a subject's copies share one group, read by one row range.
  * - Runs table: run records (`<scope>|run`, inverted time), run ID aliases, change feeds (`<scope>|chg|<run>`).
  * - State table: pointer and lease (`<scope>`), forget requests, API exemptions, committed-state snapshots
  *   (`<scope>|snap|<generation>`).
@@ -124,21 +174,33 @@ export const keys = {
   registryPartition(scopeKey: string, registryId: string): string {
     return joinKey(scopePart(scopeKey), "r", bucketOf(idPart(registryId), REGISTRY_BUCKETS));
   },
-  /** Row-key range `[from, to)` of one cluster's (or registry's) copies inside its bucket. */
+  /** Item-key range `[from, to)` of one cluster's (or registry's) copies inside its group. */
   subjectRange(id: string): { from: string; to: string } {
-    const prefix = `${idPart(id)}|`;
+    const prefix = `${subjectTag(idPart(id))}|`;
     return { from: prefix, to: prefixEnd(prefix) };
   },
   /** Every copy of a finding (status, cluster, registry), by its subject IDs, status and severity. */
   copies(scopeKey: string, f: FindingIdentity & { status: string; severity: string }): CopyAddress[] {
-    const out: CopyAddress[] = [{ partitionKey: keys.statusPartition(scopeKey, f.status, f.severity), rowKey: keys.findingRow(f) }];
+    const c = idPart(f.clusterId);
+    const r = idPart(f.registryId);
+    const out: CopyAddress[] = [
+      { partitionKey: keys.statusPartition(scopeKey, f.status, f.severity), group: groupOf(c || r, STATUS_GROUPS), rowKey: keys.findingRow(f) },
+    ];
     if (f.clusterId) {
-      out.push({ partitionKey: keys.clusterPartition(scopeKey, f.clusterId), rowKey: joinKey(idPart(f.clusterId), rulePart(f.ruleId), idPart(f.registryId)) });
+      out.push({ partitionKey: keys.clusterPartition(scopeKey, f.clusterId), group: groupOf(c, SUBJECT_GROUPS), rowKey: joinKey(subjectTag(c), rulePart(f.ruleId), subjectTag(r)) });
     }
     if (f.registryId) {
-      out.push({ partitionKey: keys.registryPartition(scopeKey, f.registryId), rowKey: joinKey(idPart(f.registryId), rulePart(f.ruleId), idPart(f.clusterId)) });
+      out.push({ partitionKey: keys.registryPartition(scopeKey, f.registryId), group: groupOf(r, SUBJECT_GROUPS), rowKey: joinKey(subjectTag(r), rulePart(f.ruleId), subjectTag(c)) });
     }
     return out;
+  },
+  /** The group of a cluster's (or a registry's) copies inside its partition. */
+  subjectGroup(id: string): string {
+    return groupOf(idPart(id), SUBJECT_GROUPS);
+  },
+  /** Where an attachment lives (its row is `keys.attachmentRow`). */
+  attachmentCopy(scopeKey: string, attachmentRow: string): CopyAddress {
+    return { partitionKey: keys.attachmentPartition(scopeKey, attachmentRow), group: groupOf(attachmentRow, SUBJECT_GROUPS), rowKey: attachmentRow };
   },
   attachmentPrefix(scopeKey: string): string {
     return `${scopePart(scopeKey)}|a|`;

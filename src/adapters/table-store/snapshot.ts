@@ -1,7 +1,7 @@
 /**
  * The committed-state snapshot: the state a generation's readers see (findings and attachments as
  * `loadState` returns them, plus the tombstones that generation left for garbage collection), as
- * gzip-compressed lines split into Binary chunks over a few entities of one partition of the state table
+ * Brotli-compressed lines split into Binary chunks over a few entities of one partition of the state table
  * (`<scope>|snap|<generation>`). The pointer names the snapshot (generation, chunk count, byte count,
  * SHA-256 of the compressed bytes), so `loadState` reads the pointer and one partition instead of every
  * finding entity, and falls back to the entity scan on any mismatch. Design: docs/storage.md "Snapshot".
@@ -15,8 +15,7 @@
  * Findings and attachments are in the order the entity scan returns them.
  */
 import { createHash } from "node:crypto";
-import { once } from "node:events";
-import zlib from "node:zlib";
+import { compressLines, decompress } from "./compression.js";
 import type { Finding } from "../../core/findings.js";
 import type { StoredAttachment } from "../../core/ports.js";
 import { canonicalJson, decodeAttachment, decodeFinding, toNumber } from "./codec.js";
@@ -24,7 +23,8 @@ import { keys } from "./keys.js";
 import type { RawEntity } from "./table-access.js";
 
 /** Format of the snapshot and of its reference in the pointer; a pointer naming another one is not read. */
-export const SNAPSHOT_FORMAT = 1;
+/** 2: Brotli (compression.ts); 1 was gzip, read no more (a pointer naming it makes `loadState` scan once). */
+export const SNAPSHOT_FORMAT = 2;
 /** Bytes per Binary property (Table Storage allows 64 KiB). */
 export const SNAPSHOT_CHUNK_BYTES = 64_000;
 /**
@@ -47,8 +47,9 @@ export interface SnapshotRef {
 }
 
 export interface SnapshotFinding {
-  /** Scan order: status partition key, NUL, row key. */
-  order: string;
+  /** Scan order: status partition key, then item key. */
+  partitionKey: string;
+  rowKey: string;
   /** True when the finding's entity was written in the snapshot's generation. */
   written: boolean;
   /** The finding as stored (codec `encodeFinding`). */
@@ -56,8 +57,9 @@ export interface SnapshotFinding {
 }
 
 export interface SnapshotAttachment {
-  /** Scan order: attachment partition key, NUL, row key. */
-  order: string;
+  /** Scan order: attachment partition key, then item key. */
+  partitionKey: string;
+  rowKey: string;
   /** The attachment as stored (codec `encodeAttachment`). */
   json: string;
 }
@@ -79,32 +81,10 @@ export interface BuiltSnapshot {
   entities: Record<string, unknown>[];
 }
 
-const byOrder = (a: { order: string }, b: { order: string }) => (a.order < b.order ? -1 : a.order > b.order ? 1 : 0);
-
-/** Gzip of the lines, streamed (the uncompressed payload of a large estate is tens of MB). */
-export async function gzipLines(lines: Iterable<string>): Promise<Buffer> {
-  const gz = zlib.createGzip({ level: 6 });
-  const out: Buffer[] = [];
-  gz.on("data", (b: Buffer) => out.push(b));
-  const ended = new Promise<void>((resolve, reject) => {
-    gz.once("end", resolve);
-    gz.once("error", reject);
-  });
-  let pending: string[] = [];
-  let pendingChars = 0;
-  for (const line of lines) {
-    pending.push(line);
-    pendingChars += line.length + 1;
-    if (pendingChars >= 1 << 20) {
-      if (!gz.write(pending.join("\n") + "\n")) await once(gz, "drain");
-      pending = [];
-      pendingChars = 0;
-    }
-  }
-  gz.end(pending.length ? pending.join("\n") + "\n" : undefined);
-  await ended;
-  return Buffer.concat(out);
-}
+type Keyed = { partitionKey: string; rowKey: string };
+/** The order of a scan: by partition key, then row key. */
+export const byOrder = (a: Keyed, b: Keyed): number =>
+  a.partitionKey < b.partitionKey ? -1 : a.partitionKey > b.partitionKey ? 1 : a.rowKey < b.rowKey ? -1 : a.rowKey > b.rowKey ? 1 : 0;
 
 /** The snapshot of `content` as generation `gen` of `scopeKey`: its pointer reference and its entities. */
 export async function buildSnapshot(scopeKey: string, gen: number, content: SnapshotContent): Promise<BuiltSnapshot> {
@@ -118,13 +98,13 @@ export async function buildSnapshot(scopeKey: string, gen: number, content: Snap
     attachments: attachments.length,
     gc: content.gc.length,
   });
-  function* lines(): Generator<string> {
+  function* lines(): Generator<string | readonly string[]> {
     yield header;
-    for (const f of findings) yield (f.written ? "N" : "O") + f.json;
-    for (const a of attachments) yield "A" + a.json;
+    for (const f of findings) yield [f.written ? "N" : "O", f.json];
+    for (const a of attachments) yield ["A", a.json];
     for (const t of content.gc) yield "G" + JSON.stringify([t.partitionKey, t.rowKey]);
   }
-  const compressed = await gzipLines(lines());
+  const compressed = await compressLines(lines());
   const { entities, chunks } = chunkEntities(compressed, keys.snapshotPartition(scopeKey, gen), snapshotRow);
   return {
     ref: { gen, chunks, bytes: compressed.length, sha256: sha256Hex(compressed), format: SNAPSHOT_FORMAT },
@@ -224,9 +204,9 @@ export function readSnapshot(scopeKey: string, committed: number, ref: SnapshotR
   const compressed = joined.compressed;
   let payload: Buffer;
   try {
-    payload = zlib.gunzipSync(compressed);
+    payload = decompress(compressed);
   } catch (e) {
-    return fail("corrupt", `gunzip: ${(e as Error).message}`);
+    return fail("corrupt", `decompress: ${(e as Error).message}`);
   }
   try {
     return parsePayload(scopeKey, committed, ref, payload);

@@ -27,8 +27,8 @@ import type {
   StoredState,
 } from "../../core/ports.js";
 import {
-  TOMBSTONE,
   canonicalJson,
+  copySlot,
   decodeAttachment,
   encodeAttachment,
   encodeFinding,
@@ -37,18 +37,19 @@ import {
   findingContent,
   getChunked,
   hasSkippedSlot,
+  isTombstone,
   putChunked,
-  slotProperties,
-  slotsOf,
+  slotText,
   toNumber,
   visibleSlot,
-  type Slot,
   type View,
 } from "./codec.js";
+import { chunkProps, groupOfRow, groupRange, groupRow, joinParts, packGroup, unpackPart, type GroupPart, type Item } from "./groups.js";
 import { decodeCursor, encodeCursor, queryHash, type QueryCursor } from "./continuation.js";
 import {
   SNAPSHOT_FORMAT,
   buildSnapshot,
+  byOrder,
   readSnapshot,
   type SnapshotAttachment,
   type SnapshotContent,
@@ -58,7 +59,7 @@ import {
 } from "./snapshot.js";
 import { TableStoreError } from "./errors.js";
 import { buildFeed, readFeed, type FeedEntry } from "./feed.js";
-import { invertedTimeKey, isCanonicalRunId, keys, prefixEnd, runRowKey } from "./keys.js";
+import { invertedTimeKey, isCanonicalRunId, keys, prefixEnd, runRowKey, type CopyAddress } from "./keys.js";
 import { CountedTable, OpCounter, runBounded, statusOf, type RawEntity, type WriteOp } from "./table-access.js";
 
 export interface TableStoreClientOptions {
@@ -164,7 +165,25 @@ interface Pointer {
   attempt?: string;
   /** The snapshot of the committed state (absent before the first snapshot, or from an older writer). */
   snap?: SnapshotRef;
+  /** Findings layout of the committed state (STORE_LAYOUT; absent: one entity per finding, before packing). */
+  layout?: number;
   etag?: string;
+}
+
+/** Findings-table layout this store writes and reads: 2 = items packed into group rows (groups.ts). */
+export const STORE_LAYOUT = 2;
+
+/** One group of the findings table that a commit rewrites, with the items it holds at the new generation. */
+interface DirtyGroup {
+  partitionKey: string;
+  group: string;
+  items: Item[];
+}
+
+/** An item of a decoded group row, with the generation of the slot it came from. */
+interface ReadItem extends Item {
+  partitionKey: string;
+  gen: number;
 }
 
 /** A raw entity of the findings table with the table it lives in, for garbage collection. */
@@ -188,11 +207,6 @@ const SEVERITY_ORDER: readonly Severity[] = ["critical", "high", "medium", "low"
 
 function writeKey(pk: string, rk: string): string {
   return `${pk}\n${rk}`;
-}
-
-/** Sort key giving the order of a scan (by PartitionKey, then RowKey; keys are ASCII, so NUL sorts first). */
-function scanOrder(pk: string, rk: string): string {
-  return `${pk}\u0000${rk}`;
 }
 
 function isoNow(ms: number): string {
@@ -339,6 +353,7 @@ export class TableAuditStore implements AuditStore {
       reservedAt: typeof e.reservedAt === "string" ? e.reservedAt : null,
       attempt: typeof e.attempt === "string" ? e.attempt : undefined,
       ...(snap ? { snap } : {}),
+      ...(toNumber(e.layout) !== undefined ? { layout: toNumber(e.layout) } : {}),
       etag: e.etag,
     };
   }
@@ -359,6 +374,7 @@ export class TableAuditStore implements AuditStore {
       skip: JSON.stringify(p.skip),
       reservedAt: p.reservedAt ?? "",
       attempt: p.attempt ?? "",
+      layout: STORE_LAYOUT,
       updatedAt: isoNow(this.now()),
     };
     if (p.snap) {
@@ -386,6 +402,49 @@ export class TableAuditStore implements AuditStore {
     return { gen, skip: new Set(p.skip.map((s) => s.g)) };
   }
 
+  /** Refuses a committed state written in another findings layout (it would read as corrupt groups). */
+  private checkLayout(scopeKey: string, p: Pointer): void {
+    if (p.committed > 0 && p.layout !== STORE_LAYOUT) {
+      throw new TableStoreError(
+        "IncompatibleLayout",
+        `The findings of scope ${scopeKey} were written by an older version (layout ${p.layout ?? 1}, this version reads ${STORE_LAYOUT}): ` +
+          "point AUDIT_TABLE_PREFIX at new tables (or delete the old ones) and run an audit",
+      );
+    }
+  }
+
+  /**
+   * The items of findings-table rows as readers at `view` see them: per group, the visible data slots,
+   * checked to be one complete packing. Rows outside a group layout, broken parts: CorruptData.
+   */
+  private readItems(rows: RawEntity[], view: View, onTombstone?: (e: RawEntity) => void): ReadItem[] {
+    const parts = new Map<string, { partitionKey: string; group: string; parts: (GroupPart & { gen: number })[] }>();
+    for (const e of rows) {
+      const slot = visibleSlot(e, view);
+      if (!slot) continue;
+      if (isTombstone(slot)) {
+        onTombstone?.(e);
+        continue;
+      }
+      const where = `${e.partitionKey} / ${e.rowKey}`;
+      const group = groupOfRow(e.rowKey);
+      if (group === undefined) throw new TableStoreError("CorruptData", `Findings entity ${where} is not a group row`);
+      const id = writeKey(e.partitionKey, group);
+      let g = parts.get(id);
+      if (!g) parts.set(id, (g = { partitionKey: e.partitionKey, group, parts: [] }));
+      g.parts.push({ ...unpackPart(group, slotText(e, slot), where), gen: slot.gen });
+    }
+    const out: ReadItem[] = [];
+    for (const g of parts.values()) {
+      const genOf = new Map(g.parts.map((p) => [p.index, p.gen] as const));
+      const items = joinParts(g.group, g.parts, `${g.partitionKey} / ${g.group}`);
+      // Every part of a packing carries the generation that wrote it (one commit writes all of them).
+      const gen = Math.max(...genOf.values());
+      for (const it of items) out.push({ key: it.key, json: it.json, partitionKey: g.partitionKey, gen });
+    }
+    return out;
+  }
+
   // ------------------------------------------------------------------------------------------------------
   // Reading the committed state
 
@@ -397,6 +456,7 @@ export class TableAuditStore implements AuditStore {
     this.snapStats.loads++;
     const ptr = await this.readPointer(scopeKey);
     if (ptr.committed === 0) return this.scanState(scopeKey, ptr); // nothing committed: nothing to scan
+    this.checkLayout(scopeKey, ptr);
     let problem: SnapshotProblem | "absent" | "disabled";
     let why: string;
     if (!this.snapshotReads) {
@@ -433,16 +493,15 @@ export class TableAuditStore implements AuditStore {
     return this.scanState(scopeKey, ptr, problem === "disabled" ? undefined : false);
   }
 
-  /** The committed state by scanning every finding and attachment entity of the scope. */
+  /** The committed state by scanning every group row of the scope (status copies, attachments, the rest for their tombstones). */
   private async scanState(scopeKey: string, first: Pointer, snapshotOk?: boolean): Promise<StoredState> {
     for (let attempt = 0; ; attempt++) {
       const ptr = attempt === 0 ? first : await this.readPointer(scopeKey);
+      if (attempt > 0) this.checkLayout(scopeKey, ptr);
       const view = this.viewOf(ptr);
-      const statusPrefix = keys.statusPrefix(scopeKey);
-      const attPrefix = keys.attachmentPrefix(scopeKey);
-      const [statusRaw, attRaw, forgotten, exemptions] = await Promise.all([
-        ptr.committed > 0 ? this.findings.allWithPrefix(statusPrefix, prefixEnd(statusPrefix)) : Promise.resolve([]),
-        ptr.committed > 0 ? this.findings.allWithPrefix(attPrefix, prefixEnd(attPrefix)) : Promise.resolve([]),
+      const prefix = keys.scopePrefix(scopeKey);
+      const [raw, forgotten, exemptions] = await Promise.all([
+        ptr.committed > 0 ? this.findings.allWithPrefix(prefix, prefixEnd(prefix)) : Promise.resolve([]),
         this.readForgotten(scopeKey),
         this.listExemptions(scopeKey),
       ]);
@@ -454,34 +513,26 @@ export class TableAuditStore implements AuditStore {
           after.committed === ptr.committed || (after.base === ptr.committed && after.reserved === after.committed);
         if (!stable) continue;
       }
-      const findings: Finding[] = [];
+      const statusPrefix = keys.statusPrefix(scopeKey);
+      const attPrefix = keys.attachmentPrefix(scopeKey);
       const gc: GcTarget[] = [];
-      const visibleKeys = new Set<string>();
-      const tombstoned: RawEntity[] = [];
-      for (const e of statusRaw) {
-        const slot = visibleSlot(e, view);
-        if (!slot) continue;
-        if (slot.data === TOMBSTONE) {
-          tombstoned.push(e);
-          gc.push({ partitionKey: e.partitionKey, rowKey: e.rowKey });
-        } else {
-          findings.push(findingAt(slot, view));
-          visibleKeys.add(e.rowKey);
+      const wanted: RawEntity[] = [];
+      for (const e of raw) {
+        if (e.partitionKey.startsWith(statusPrefix) || e.partitionKey.startsWith(attPrefix)) {
+          wanted.push(e);
+          continue;
         }
-      }
-      // A finding removed altogether left tombstones in its cluster and registry copies too.
-      for (const e of tombstoned) {
-        if (visibleKeys.has(e.rowKey)) continue;
-        visibleKeys.add(e.rowKey); // once per finding
-        const id = identityOf(e);
-        if (id) for (const copy of keys.copies(scopeKey, id).slice(1)) gc.push(copy);
-      }
-      const attachments: StoredAttachment[] = [];
-      for (const e of attRaw) {
         const slot = visibleSlot(e, view);
-        if (!slot) continue;
-        if (slot.data === TOMBSTONE) gc.push({ partitionKey: e.partitionKey, rowKey: e.rowKey });
-        else attachments.push(decodeAttachment(slot.data));
+        if (slot && isTombstone(slot)) gc.push({ partitionKey: e.partitionKey, rowKey: e.rowKey });
+      }
+      const items = this.readItems(wanted, view, (e) => gc.push({ partitionKey: e.partitionKey, rowKey: e.rowKey }));
+      // The order of a per-item scan: partition, then item key (the snapshot keeps the same order).
+      const ordered = items.sort((a, b) => byOrder({ partitionKey: a.partitionKey, rowKey: a.key }, { partitionKey: b.partitionKey, rowKey: b.key }));
+      const findings: Finding[] = [];
+      const attachments: StoredAttachment[] = [];
+      for (const it of ordered) {
+        if (it.partitionKey.startsWith(statusPrefix)) findings.push(findingAt(it.json, it.gen, view));
+        else attachments.push(decodeAttachment(it.json));
       }
       this.cache.set(scopeKey, { generation: ptr.committed, gc, ...(snapshotOk !== undefined ? { snapshotOk } : {}) });
       return { generation: ptr.committed, lastRunId: ptr.lastRunId, findings, attachments, forgotten, exemptions };
@@ -504,6 +555,7 @@ export class TableAuditStore implements AuditStore {
     const cached = this.cache.get(scopeKey);
     this.cache.delete(scopeKey);
     const ptr = await this.readPointer(scopeKey);
+    this.checkLayout(scopeKey, ptr);
     if (ptr.committed !== previous.generation) {
       throw new TableStoreError(
         "ConcurrentCommit",
@@ -519,13 +571,13 @@ export class TableAuditStore implements AuditStore {
     for (let g = C + 1; g <= ptr.reserved; g++) aborted.push({ g, at: ptr.reservedAt ?? isoNow(nowMs) });
     const skipAll = [...ptr.skip, ...aborted];
 
-    const findingOps: WriteOp[] = [];
     const feed: FeedEntry[] = [];
     const written = new Set<string>();
     const newTombstones: GcTarget[] = [];
     const content: SnapshotContent = { findings: [], attachments: [], gc: newTombstones };
-    this.planFindings(scopeKey, C, N, previous.findings, next.findings, findingOps, feed, written, newTombstones, content.findings);
-    this.planAttachments(scopeKey, C, N, previous.attachments, next.attachments, findingOps, written, newTombstones, content.attachments);
+    const dirty = this.planState(scopeKey, previous, next, feed, content);
+    const viewC: View = { gen: C, skip: new Set(skipAll.map((s) => s.g)) };
+    const findingOps = await this.groupOps(dirty, C > 0 ? await this.readGroups(dirty) : new Map(), viewC, N, written, newTombstones);
     // A new snapshot when the state changes; also when the pointer names none (first commit, a state
     // written by an older version) or loadState found it unusable (then it is rebuilt once).
     const stateChanged = findingOps.length > 0;
@@ -541,16 +593,15 @@ export class TableAuditStore implements AuditStore {
     let newSkip = skipAll;
     if (repairable.length > 0) {
       const repairSet = new Set(repairable.map((s) => s.g));
-      const viewC: View = { gen: C, skip: new Set(skipAll.map((s) => s.g)) };
       const prefix = keys.scopePrefix(scopeKey);
       const raw = await this.findings.allWithPrefix(prefix, prefixEnd(prefix));
       for (const e of raw) {
         if (!hasSkippedSlot(e, repairSet) || written.has(writeKey(e.partitionKey, e.rowKey))) continue;
         const slot = visibleSlot(e, viewC);
-        if (!slot || slot.data === TOMBSTONE) {
+        if (!slot || isTombstone(slot)) {
           findingOps.push({ kind: "delete", partitionKey: e.partitionKey, rowKey: e.rowKey });
         } else {
-          findingOps.push({ kind: "upsert", entity: { partitionKey: e.partitionKey, rowKey: e.rowKey, ...slotProperties(slot, undefined) } });
+          findingOps.push({ kind: "upsert", entity: { partitionKey: e.partitionKey, rowKey: e.rowKey, ...copySlot(e, slot, 0) } });
         }
       }
       newSkip = skipAll.filter((s) => !repairSet.has(s.g));
@@ -561,35 +612,42 @@ export class TableAuditStore implements AuditStore {
       }
     }
 
-    // The snapshot of N, written before the switch like every other write of N (its partition is N's own).
+    // The snapshot of N (written before the switch like every other write of N; its partition is N's own)
+    // and the change feed (the run's changed findings in a few chunk entities of its partition) compress
+    // while the group rows are written.
     let snapshot: SnapshotRef | undefined = ptr.snap;
-    const snapshotOps: WriteOp[] = [];
-    if (needSnapshot) {
-      const built = await buildSnapshot(scopeKey, N, content);
-      snapshot = built.ref;
-      for (const entity of built.entities) snapshotOps.push({ kind: "upsert", entity: entity as TableEntity<Record<string, unknown>> });
-    }
-
-    // The change feed: the run's changed findings, compressed into a few chunk entities of its partition.
-    const feedOps: WriteOp[] = (await buildFeed(scopeKey, run.id, keys.changePartition(scopeKey, run.id), feed)).map((entity) => ({
-      kind: "upsert",
-      entity: entity as TableEntity<Record<string, unknown>>,
-    }));
-
     let etag = ptr.etag;
     const reservedAt = isoNow(nowMs);
-    if (findingOps.length > 0 || feedOps.length > 0 || stateOps.length > 0 || snapshotOps.length > 0) {
+    if (findingOps.length > 0 || feed.length > 0 || stateOps.length > 0 || needSnapshot) {
+      const built = needSnapshot ? buildSnapshot(scopeKey, N, content) : Promise.resolve(undefined);
+      const feedEntities = buildFeed(scopeKey, run.id, keys.changePartition(scopeKey, run.id), feed);
+      const upserts = (entities: Record<string, unknown>[]): WriteOp[] =>
+        entities.map((entity) => ({ kind: "upsert", entity: entity as TableEntity<Record<string, unknown>> }));
       // Reserve N first: if this attempt dies, the next one knows N's slots are garbage.
       etag = await this.writePointer(scopeKey, { ...ptr, reserved: N, reservedAt, attempt }, etag);
       // A retried run must not keep feed entries its aborted attempt wrote and this one would not.
       if (aborted.length > 0) await this.deletePartition(this.runs, keys.changePartition(scopeKey, run.id));
-      const tasks = [
-        ...this.state.batches(snapshotOps).map((b) => () => this.state.submit(b)),
-        ...this.findings.batches(findingOps).map((b) => () => this.findings.submit(b)),
-        ...this.runs.batches(feedOps).map((b) => () => this.runs.submit(b)),
-        ...this.state.batches(stateOps).map((b) => () => this.state.submitDeletesTolerant(b)),
-      ];
-      await runBounded(tasks, this.concurrency);
+      const results = await Promise.allSettled([
+        runBounded(
+          [
+            ...this.findings.batches(findingOps).map((b) => () => this.findings.submit(b)),
+            ...this.state.batches(stateOps).map((b) => () => this.state.submitDeletesTolerant(b)),
+          ],
+          this.concurrency,
+        ),
+        (async () => {
+          const [snap, feedRows] = await Promise.all([built, feedEntities]);
+          if (snap) snapshot = snap.ref;
+          await runBounded(
+            [
+              ...this.state.batches(upserts(snap?.entities ?? [])).map((b) => () => this.state.submit(b)),
+              ...this.runs.batches(upserts(feedRows)).map((b) => () => this.runs.submit(b)),
+            ],
+            this.concurrency,
+          );
+        })(),
+      ]);
+      for (const r of results) if (r.status === "rejected") throw r.reason;
     }
     // The switch: one conditional write. Before it, readers see C; after it, N.
     await this.writePointer(
@@ -631,82 +689,148 @@ export class TableAuditStore implements AuditStore {
     );
   }
 
-  private planFindings(
-    scopeKey: string,
-    C: number,
-    N: number,
-    previous: Finding[],
-    next: Finding[],
-    ops: WriteOp[],
-    feed: FeedEntry[],
-    written: Set<string>,
-    newTombstones: GcTarget[],
-    snapshot: SnapshotFinding[],
-  ): void {
-    const prev = new Map<string, Finding>();
-    for (const f of previous) prev.set(findingKey(f), f);
-    const nxt = new Map<string, Finding>();
-    for (const f of next) nxt.set(findingKey(f), f);
-    const address = (c: { partitionKey: string; rowKey: string }) => writeKey(c.partitionKey, c.rowKey);
-    for (const k of new Set([...prev.keys(), ...nxt.keys()])) {
-      const p = prev.get(k);
-      const n = nxt.get(k);
-      const pe = p ? encodeFindingParts(p) : undefined;
-      const pj = pe?.stored;
-      const nj = n ? encodeFinding(n) : undefined;
-      if (n && nj && n.change !== "unchanged") {
-        feed.push({ rowKey: keys.findingRow(n), json: nj });
-      }
-      if (pj && nj && n!.change === "unchanged" && findingContent(pj) === findingContent(nj)) {
-        // Not rewritten: readers of N see the entity's C-visible data, i.e. `p` (whole, even where the
-        // stored form of `p` would now be cut), read back as unchanged.
-        snapshot.push({ order: scanOrder(keys.statusPartition(scopeKey, p!.status, p!.severity), keys.findingRow(p!)), written: false, json: pe!.canonical });
-        continue;
-      }
-      // Every copy either finding had: kept ones get (C: old, N: new), dropped ones a tombstone at N.
-      const pCopies = p ? keys.copies(scopeKey, p) : [];
-      const nCopies = n ? keys.copies(scopeKey, n) : [];
-      if (nj) snapshot.push({ order: scanOrder(nCopies[0].partitionKey, nCopies[0].rowKey), written: true, json: nj });
-      const inP = new Set(pCopies.map(address));
-      const inN = new Set(nCopies.map(address));
-      const all = new Map([...pCopies, ...nCopies].map((c) => [address(c), c] as const));
-      for (const [addr, c] of all) {
-        const older: Slot | undefined = pj && inP.has(addr) ? { gen: C, data: pj } : undefined;
-        const newer: Slot = nj && inN.has(addr) ? { gen: N, data: nj } : { gen: N, data: TOMBSTONE };
-        if (newer.data === TOMBSTONE) newTombstones.push(c);
-        ops.push({ kind: "upsert", entity: { partitionKey: c.partitionKey, rowKey: c.rowKey, ...slotProperties(older, newer) } });
-        written.add(addr);
-      }
+  /**
+   * The groups this commit rewrites, with what they hold at N; fills the change feed and the snapshot's
+   * content. A finding is rewritten when it is new, gone, changed in content, or reported with a change; its
+   * groups (those of its old copies and of its new ones) are then rewritten whole. Likewise attachments.
+   */
+  private planState(scopeKey: string, previous: StoredState, next: NextState, feed: FeedEntry[], content: SnapshotContent): Map<string, DirtyGroup> {
+    // The previous findings as an unchanged run would report them: a next finding reported unchanged
+    // whose stored form equals that is left alone (one encoding each, no parse: a large state has
+    // hundreds of thousands). The snapshot keeps the whole form for such findings.
+    const prev = new Map<string, { f: Finding; stored: string; canonical: string }>();
+    for (const f of previous.findings) {
+      const e = encodeFindingParts(f.change === "unchanged" && f.previousStatus === null ? f : { ...f, change: "unchanged", previousStatus: null });
+      prev.set(findingKey(f), { f, stored: e.stored, canonical: e.canonical });
     }
+    const nxt = new Map<string, { f: Finding; json: string }>();
+    for (const f of next.findings) nxt.set(findingKey(f), { f, json: encodeFinding(f) });
+    const dirty = new Map<string, DirtyGroup>();
+    const mark = (c: CopyAddress) => {
+      const id = writeKey(c.partitionKey, c.group);
+      if (!dirty.has(id)) dirty.set(id, { partitionKey: c.partitionKey, group: c.group, items: [] });
+    };
+    const copiesOf = new Map<string, CopyAddress[]>();
+    const copies = (k: string, f: Finding) => {
+      let c = copiesOf.get(k);
+      if (!c) copiesOf.set(k, (c = keys.copies(scopeKey, f)));
+      return c;
+    };
+    const same = (p: { stored: string }, n: { f: Finding; json: string }) =>
+      n.f.change === "unchanged" && (p.stored === n.json || (n.f.previousStatus !== null && findingContent(p.stored) === findingContent(n.json)));
+    for (const [k, n] of nxt) {
+      const p = prev.get(k);
+      if (n.f.change !== "unchanged") feed.push({ rowKey: p && same(p, n) ? keys.findingRow(n.f) : copies(k, n.f)[0].rowKey, json: n.json });
+      if (p && same(p, n)) continue;
+      for (const c of copies(k, n.f)) mark(c);
+      if (p) for (const c of keys.copies(scopeKey, p.f)) mark(c);
+    }
+    for (const [k, p] of prev) if (!nxt.has(k)) for (const c of keys.copies(scopeKey, p.f)) mark(c);
+
+    const prevAtt = new Map(previous.attachments.map((a) => [keys.attachmentRow(a.clusterId, a.registryId), encodeAttachment(a)] as const));
+    const nextAtt = new Map(next.attachments.map((a) => [keys.attachmentRow(a.clusterId, a.registryId), encodeAttachment(a)] as const));
+    for (const row of new Set([...prevAtt.keys(), ...nextAtt.keys()])) {
+      if (prevAtt.get(row) !== nextAtt.get(row)) mark(keys.attachmentCopy(scopeKey, row));
+    }
+
+    // What a dirty group holds at N: every next item whose copy lives in it. The snapshot's lines: a
+    // finding whose status group is rewritten is written at N; any other is the previous one, unchanged.
+    for (const [k, n] of nxt) {
+      const cs = dirty.size > 0 ? copies(k, n.f) : undefined;
+      const statusPk = cs ? cs[0].partitionKey : keys.statusPartition(scopeKey, n.f.status, n.f.severity);
+      const row = cs ? cs[0].rowKey : keys.findingRow(n.f);
+      let writtenAtN = false;
+      if (cs) {
+        for (const c of cs) {
+          const g = dirty.get(writeKey(c.partitionKey, c.group));
+          if (!g) continue;
+          g.items.push({ key: c.rowKey, json: n.json });
+          if (c === cs[0]) writtenAtN = true;
+        }
+      }
+      content.findings.push({ partitionKey: statusPk, rowKey: row, written: writtenAtN, json: writtenAtN ? n.json : prev.get(k)!.canonical });
+    }
+    for (const [row, json] of nextAtt) {
+      const c = keys.attachmentCopy(scopeKey, row);
+      dirty.get(writeKey(c.partitionKey, c.group))?.items.push({ key: row, json });
+      content.attachments.push({ partitionKey: c.partitionKey, rowKey: row, json });
+    }
+    return dirty;
   }
 
-  private planAttachments(
-    scopeKey: string,
-    C: number,
+  /** The rows of the dirty groups as they are now: a partition read where many of its groups are dirty, else a range per group. */
+  private async readGroups(dirty: Map<string, DirtyGroup>): Promise<Map<string, RawEntity[]>> {
+    const byPartition = new Map<string, DirtyGroup[]>();
+    for (const g of dirty.values()) {
+      let list = byPartition.get(g.partitionKey);
+      if (!list) byPartition.set(g.partitionKey, (list = []));
+      list.push(g);
+    }
+    const out = new Map<string, RawEntity[]>();
+    const keep = (rows: RawEntity[]) => {
+      for (const e of rows) {
+        const group = groupOfRow(e.rowKey);
+        if (group === undefined) continue;
+        const id = writeKey(e.partitionKey, group);
+        if (!dirty.has(id)) continue;
+        let list = out.get(id);
+        if (!list) out.set(id, (list = []));
+        list.push(e);
+      }
+    };
+    const tasks: (() => Promise<void>)[] = [];
+    for (const [pk, groups] of byPartition) {
+      if (groups.length >= 4) {
+        tasks.push(async () => keep(await this.findings.allInPartition(pk)));
+      } else {
+        for (const g of groups) {
+          const { from, to } = groupRange(g.group);
+          tasks.push(async () => keep(await this.findings.all(odata`PartitionKey eq ${pk} and RowKey ge ${from} and RowKey lt ${to}`)));
+        }
+      }
+    }
+    await runBounded(tasks, this.concurrency);
+    return out;
+  }
+
+  /**
+   * The writes of the dirty groups: each of the group's new parts as `(C: what readers of C see in that
+   * row, copied as it is; N: the part)`, each row readers of C see that N no longer needs as a tombstone at N.
+   */
+  private async groupOps(
+    dirty: Map<string, DirtyGroup>,
+    existing: Map<string, RawEntity[]>,
+    viewC: View,
     N: number,
-    previous: StoredAttachment[],
-    next: StoredAttachment[],
-    ops: WriteOp[],
     written: Set<string>,
     newTombstones: GcTarget[],
-    snapshot: SnapshotAttachment[],
-  ): void {
-    const rowOf = (a: StoredAttachment) => keys.attachmentRow(a.clusterId, a.registryId);
-    const prev = new Map(previous.map((a) => [rowOf(a), a] as const));
-    const nxt = new Map(next.map((a) => [rowOf(a), a] as const));
-    for (const rowKey of new Set([...prev.keys(), ...nxt.keys()])) {
-      const pa = prev.get(rowKey);
-      const na = nxt.get(rowKey);
-      const pj = pa ? encodeAttachment(pa) : undefined;
-      const nj = na ? encodeAttachment(na) : undefined;
-      const partitionKey = keys.attachmentPartition(scopeKey, rowKey);
-      if (nj !== undefined) snapshot.push({ order: scanOrder(partitionKey, rowKey), json: nj });
-      if (pj !== undefined && pj === nj) continue;
-      const newer: Slot = { gen: N, data: nj ?? TOMBSTONE };
-      if (newer.data === TOMBSTONE) newTombstones.push({ partitionKey, rowKey });
-      ops.push({ kind: "upsert", entity: { partitionKey, rowKey, ...slotProperties(pj ? { gen: C, data: pj } : undefined, newer) } });
-      written.add(writeKey(partitionKey, rowKey));
-    }
+  ): Promise<WriteOp[]> {
+    const ops: WriteOp[] = [];
+    const tasks = [...dirty].map(([id, g]) => async () => {
+      const parts = await packGroup(g.group, g.items);
+      g.items = []; // the packed bytes are all that is kept
+      const rows = new Map((existing.get(id) ?? []).map((e) => [e.rowKey, e] as const));
+      const older = (e: RawEntity | undefined) => {
+        const slot = e ? visibleSlot(e, viewC) : undefined;
+        return e && slot && !isTombstone(slot) ? copySlot(e, slot, 0) : undefined;
+      };
+      const newRows = new Set<string>();
+      parts.forEach((bytes, i) => {
+        const rowKey = groupRow(g.group, i);
+        newRows.add(rowKey);
+        ops.push({ kind: "upsert", entity: { partitionKey: g.partitionKey, rowKey, ...older(rows.get(rowKey)), g1: N, ...chunkProps(1, bytes) } });
+        written.add(writeKey(g.partitionKey, rowKey));
+      });
+      for (const [rowKey, e] of rows) {
+        const old = newRows.has(rowKey) ? undefined : older(e);
+        if (!old) continue;
+        ops.push({ kind: "upsert", entity: { partitionKey: g.partitionKey, rowKey, ...old, g1: N, ...chunkProps(1, null) } });
+        written.add(writeKey(g.partitionKey, rowKey));
+        newTombstones.push({ partitionKey: g.partitionKey, rowKey });
+      }
+    });
+    await runBounded(tasks, Math.max(2, this.concurrency));
+    return ops;
   }
 
   /** Physically removes entities that no reader of the committed generation (or the one before) can see. */
@@ -839,6 +963,7 @@ export class TableAuditStore implements AuditStore {
     const secret = await this.tokenSecret();
     const cursorIn: QueryCursor | undefined = continuation !== undefined ? decodeCursor(continuation, secret, hash, targets.length) : undefined;
     const ptr = await this.readPointer(scopeKey);
+    this.checkLayout(scopeKey, ptr);
     // Keep later pages at the first page's generation while that generation is still intact.
     const pinned =
       cursorIn &&
@@ -846,25 +971,22 @@ export class TableAuditStore implements AuditStore {
     const view = this.viewOf(ptr, pinned ? cursorIn.generation : ptr.committed);
     const items: Finding[] = [];
     if (view.gen === 0) return { items };
-    let p = cursorIn?.partition ?? 0;
-    let token = cursorIn?.token;
-    for (; p < targets.length; p++, token = undefined) {
-      for (;;) {
-        const page = await this.findings.page(targets[p].filter, want - items.length, token);
-        for (const e of page.items) {
-          const slot = visibleSlot(e, view);
-          if (!slot || slot.data === TOMBSTONE) continue;
-          const f = findingAt(slot, view);
-          if (matches(f)) items.push(f);
-        }
-        token = page.continuationToken;
-        if (!token) break;
-        if (items.length >= want) {
-          return { items, continuation: encodeCursor(secret, hash, { partition: p, token, generation: view.gen }) };
-        }
+    for (let p = cursorIn?.partition ?? 0; p < targets.length; p++) {
+      const t = targets[p];
+      // A read of the access path: the group rows, their items in key order, then what the read does not filter.
+      let list = this.readItems(await this.findings.all(t.filter), view);
+      if (t.items) list = list.filter((it) => it.key >= t.items!.from && it.key < t.items!.to);
+      list.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+      let found = list.map((it) => ({ it, f: undefined as Finding | undefined }));
+      if (t.filtered) found = found.map((x) => ({ it: x.it, f: findingAt(x.it.json, x.it.gen, view) })).filter((x) => matches(x.f!));
+      const from = p === cursorIn?.partition ? cursorIn.offset : 0;
+      const take = found.slice(from, from + want - items.length);
+      for (const x of take) items.push(x.f ?? findingAt(x.it.json, x.it.gen, view));
+      if (from + take.length < found.length) {
+        return { items, continuation: encodeCursor(secret, hash, { partition: p, offset: from + take.length, generation: view.gen }) };
       }
       if (items.length >= want && p + 1 < targets.length) {
-        return { items, continuation: encodeCursor(secret, hash, { partition: p + 1, generation: view.gen }) };
+        return { items, continuation: encodeCursor(secret, hash, { partition: p + 1, offset: 0, generation: view.gen }) };
       }
     }
     return { items };
@@ -890,14 +1012,14 @@ export class TableAuditStore implements AuditStore {
   }
 
   /**
-   * The cheapest reads answering a query, in order: one cluster's or one registry's row range in its bucket,
-   * else one status+severity partition, else the status+severity partitions it spans. `matches` applies
-   * what the read itself does not (e.g. status on a cluster read).
+   * The cheapest reads answering a query, in order: one cluster's or one registry's group (its items by key
+   * prefix), else one status+severity partition, else the status+severity partitions it spans.
+   * `filtered` reads also apply `matches` (e.g. status on a cluster read); a status read needs no filter.
    */
   private accessPath(
     scopeKey: string,
     q: FindingQuery,
-  ): { targets: { partitionKey: string; filter: string }[]; matches: (f: Finding) => boolean; fingerprint: string } {
+  ): { targets: { filter: string; items?: { from: string; to: string }; filtered: boolean }[]; matches: (f: Finding) => boolean; fingerprint: string } {
     const cluster = q.clusterId?.toLowerCase();
     const registry = q.registryId?.toLowerCase();
     const matches = (f: Finding) =>
@@ -906,19 +1028,16 @@ export class TableAuditStore implements AuditStore {
       (q.status === undefined || f.status === q.status) &&
       (q.severity === undefined || f.severity === q.severity);
     const fingerprint = canonicalJson({ c: cluster, r: registry, s: q.status, v: q.severity });
-    const range = (partitionKey: string, id: string) => {
-      const { from, to } = keys.subjectRange(id);
-      return { partitionKey, filter: odata`PartitionKey eq ${partitionKey} and RowKey ge ${from} and RowKey lt ${to}` };
+    const subject = (partitionKey: string, id: string) => {
+      const { from, to } = groupRange(keys.subjectGroup(id));
+      return { filter: odata`PartitionKey eq ${partitionKey} and RowKey ge ${from} and RowKey lt ${to}`, items: keys.subjectRange(id), filtered: true };
     };
-    if (q.clusterId) return { targets: [range(keys.clusterPartition(scopeKey, q.clusterId), q.clusterId)], matches, fingerprint };
-    if (q.registryId) return { targets: [range(keys.registryPartition(scopeKey, q.registryId), q.registryId)], matches, fingerprint };
+    if (q.clusterId) return { targets: [subject(keys.clusterPartition(scopeKey, q.clusterId), q.clusterId)], matches, fingerprint };
+    if (q.registryId) return { targets: [subject(keys.registryPartition(scopeKey, q.registryId), q.registryId)], matches, fingerprint };
     const statuses = q.status ? [q.status] : STATUS_ORDER;
     const severities = q.severity ? [q.severity] : SEVERITY_ORDER;
     const targets = statuses.flatMap((s) =>
-      severities.map((v) => {
-        const partitionKey = keys.statusPartition(scopeKey, s, v);
-        return { partitionKey, filter: odata`PartitionKey eq ${partitionKey}` };
-      }),
+      severities.map((v) => ({ filter: odata`PartitionKey eq ${keys.statusPartition(scopeKey, s, v)}`, filtered: false })),
     );
     return { targets, matches, fingerprint };
   }
@@ -972,23 +1091,6 @@ export class TableAuditStore implements AuditStore {
   async deleteExemption(scopeKey: string, id: string): Promise<boolean> {
     return this.state.delete(keys.exemptionPartition(scopeKey), keys.idRow(id));
   }
-}
-
-/**
- * The subject of a finding entity, from whichever slot holds data (a tombstone is always written next to
- * the data it replaces); undefined for an entity with no data left.
- */
-function identityOf(e: RawEntity): { ruleId: string; clusterId: string | null; registryId: string | null; status: string; severity: string } | undefined {
-  for (const slot of slotsOf(e)) {
-    if (slot.data === TOMBSTONE) continue;
-    try {
-      const f = JSON.parse(slot.data) as Finding;
-      return { ruleId: f.ruleId, clusterId: f.clusterId ?? null, registryId: f.registryId ?? null, status: f.status, severity: f.severity };
-    } catch {
-      return undefined;
-    }
-  }
-  return undefined;
 }
 
 /** The run record as JSON; an absurd number of warnings is cut so the entity stays under 1 MiB. */

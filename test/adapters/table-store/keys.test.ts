@@ -1,6 +1,9 @@
+import { randomBytes } from "node:crypto";
+import { brotliDecompressSync } from "node:zlib";
 import { describe, expect, test } from "vitest";
 import { encodeKeyPart, keys, MAX_KEY_LENGTH, runRowKey } from "../../../src/adapters/table-store/index.js";
-import { canonicalJson, encodeFinding, slotProperties, visibleSlot } from "../../../src/adapters/table-store/codec.js";
+import { canonicalJson, encodeFinding, slotText, visibleSlot } from "../../../src/adapters/table-store/codec.js";
+import { chunkProps, groupRow, joinParts, packGroup, unpackPart } from "../../../src/adapters/table-store/groups.js";
 import { finding } from "./fixtures.js";
 
 const FORBIDDEN = /[/\\#?\u0000-\u001f\u007f-\u009f]/;
@@ -43,7 +46,7 @@ describe("key encoding", () => {
     }
   });
 
-  test("a subject's copies share its bucket and row-key prefix", () => {
+  test("a subject's copies share its bucket, group and row-key prefix", () => {
     const c = "/subscriptions/S/resourceGroups/RG/providers/Microsoft.ContainerService/managedClusters/AKS";
     const r = "/subscriptions/S/resourceGroups/RG/providers/Microsoft.ContainerRegistry/registries/ACR";
     const [status, byCluster, byRegistry] = keys.copies("tenant", { ruleId: "pull.granted", clusterId: c, registryId: r, status: "fail", severity: "high" });
@@ -53,6 +56,11 @@ describe("key encoding", () => {
     expect(byRegistry.partitionKey).toBe(keys.registryPartition("tenant", r));
     expect(byRegistry.rowKey.startsWith(keys.subjectRange(r.toLowerCase()).from)).toBe(true);
     expect(byCluster.rowKey < keys.subjectRange(c).to).toBe(true);
+    expect(byCluster.group).toBe(keys.subjectGroup(c.toLowerCase()));
+    expect(byRegistry.group).toBe(keys.subjectGroup(r));
+    const other = keys.copies("tenant", { ruleId: "network.path", clusterId: c.toLowerCase(), registryId: null, status: "pass", severity: "low" });
+    expect(other[1].group).toBe(byCluster.group);
+    expect(other[0].group).toBe(status.group);
   });
 
   test("run row keys: newest first, derived from the run ID", () => {
@@ -67,13 +75,33 @@ describe("key encoding", () => {
 describe("versioned slots", () => {
   const view = (gen: number, skip: number[] = []) => ({ gen, skip: new Set(skip) });
 
-  test("a reader takes the newest slot at or below its generation, ignoring skipped ones", () => {
-    const e = slotProperties({ gen: 3, data: "old" }, { gen: 5, data: "new" });
-    expect(visibleSlot(e, view(2))).toBeUndefined();
-    expect(visibleSlot(e, view(3))?.data).toBe("old");
-    expect(visibleSlot(e, view(4))?.data).toBe("old");
-    expect(visibleSlot(e, view(5))?.data).toBe("new");
-    expect(visibleSlot(e, view(6, [5]))?.data).toBe("old");
+  test("a reader takes the newest slot at or below its generation, ignoring skipped ones", async () => {
+    const [old] = await packGroup("0a", [{ key: "k", json: '"old"' }]);
+    const [neu] = await packGroup("0a", [{ key: "k", json: '"new"' }]);
+    const e = { partitionKey: "p", rowKey: groupRow("0a", 0), g0: 3, ...chunkProps(0, old), g1: 5, ...chunkProps(1, neu) };
+    const text = (gen: number, skip: number[] = []) => {
+      const slot = visibleSlot(e, view(gen, skip));
+      return slot ? unpackPart("0a", slotText(e, slot), "e").items[0].json : undefined;
+    };
+    expect(text(2)).toBeUndefined();
+    expect(text(3)).toBe('"old"');
+    expect(text(4)).toBe('"old"');
+    expect(text(5)).toBe('"new"');
+    expect(text(6, [5])).toBe('"old"');
+    const tomb = { ...e, g1: 7, ...chunkProps(1, null) };
+    expect(visibleSlot(tomb, view(7))?.chunks).toBe(0);
+  });
+
+  test("a group too big for one slot is cut into parts that join back in key order", async () => {
+    // Incompressible JSON: about 1.2 MB of random hex, far more than one slot holds.
+    const items = Array.from({ length: 400 }, (_, i) => ({ key: `k${String(i).padStart(4, "0")}`, json: JSON.stringify(randomBytes(1500).toString("hex")) }));
+    const parts = await packGroup("3f", [...items].reverse());
+    expect(parts.length).toBeGreaterThan(1);
+    for (const b of parts) expect(b.length).toBeLessThanOrEqual(320_000);
+    const decoded = parts.map((b) => unpackPart("3f", brotliDecompressSync(b).toString("utf8"), "x"));
+    expect(joinParts("3f", decoded, "x")).toEqual(items);
+    expect(() => joinParts("3f", decoded.slice(1), "x")).toThrow(/not one complete packing/);
+    expect(() => unpackPart("40", brotliDecompressSync(parts[0]).toString("utf8"), "x")).toThrow(/does not name this group/);
   });
 
   test("the stored form of a finding is canonical and does not depend on key order", () => {

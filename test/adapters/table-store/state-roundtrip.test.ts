@@ -1,5 +1,6 @@
 import { describe, expect, test } from "vitest";
-import { MAX_STRING_CHARS, TRUNCATION_MARKER } from "../../../src/adapters/table-store/index.js";
+import { createHash } from "node:crypto";
+import { keys, MAX_STRING_CHARS, TRUNCATION_MARKER } from "../../../src/adapters/table-store/index.js";
 import type { Finding } from "../../../src/core/findings.js";
 import type { NextState } from "../../../src/core/ports.js";
 import {
@@ -83,12 +84,15 @@ describe("state round trip", () => {
     await commit(store, "tenant", next3);
     expect(comparable(await store.loadState("tenant"))).toEqual(comparable(next3));
     const raw = await rawEntities(rawTable(store, "findings"));
-    // e's three copies (status, cluster) were tombstoned in run 2 and deleted in run 3; d's copies are
-    // tombstoned in run 3 and wait for run 4. The moved copy of a (fail/high) was deleted too.
-    const live = raw.filter((x) => !(x.d1 === "" || x.d0 === "" ));
-    expect(raw.some((x) => String(x.rowKey).startsWith("identity.kubelet-managed"))).toBe(false);
+    const tombstoneAt = (x: Record<string, unknown>, g: number) => (x.g1 === g && x.n1 === 0) || (x.g0 === g && x.n0 === 0);
+    // e's status group (pass/low) was emptied in run 2 and its tombstone deleted in run 3; so was the
+    // fail/high group that a moved out of. d left the fail/medium group in run 3, which f still fills:
+    // rewritten, not tombstoned.
+    expect(raw.some((x) => tombstoneAt(x, 2))).toBe(false);
+    expect(raw.some((x) => String(x.partitionKey).endsWith("|s|pass|low"))).toBe(false);
     expect(raw.some((x) => String(x.partitionKey).endsWith("|s|fail|high"))).toBe(false);
-    expect(live.length).toBeGreaterThan(0);
+    expect(raw.filter((x) => tombstoneAt(x, 3))).toEqual([]);
+    expect(raw.filter((x) => String(x.partitionKey).endsWith("|s|fail|medium")).map((x) => x.g1)).toEqual([3]);
   });
 
   test("evidence over the property size limit is truncated with a marker, and does not force rewrites", async () => {
@@ -108,6 +112,52 @@ describe("state round trip", () => {
     const before = store.entityWrites();
     await commit(store, "tenant", { findings: [asUnchanged(big)], attachments: [] });
     expect(store.entityWrites() - before).toBe(3);
+  });
+
+  test("a group too big for one slot spans rows; shrinking it tombstones the rows it no longer needs", async () => {
+    const store = await newStore();
+    const c = clusterId(7);
+    // 40 findings of one cluster with ~24 KB of barely compressible evidence each: several slots' worth.
+    const noise = (i: number) => Array.from({ length: 560 }, (_, k) => createHash("sha256").update(`${i}/${k}`).digest("base64")).join("");
+    const many = Array.from({ length: 40 }, (_, j) =>
+      finding({ ruleId: "pull.granted", clusterId: c, registryId: registryId(j), evidence: { noise: noise(j).slice(0, 24_000) } }),
+    );
+    await commit(store, "tenant", { findings: many, attachments: [] });
+    expect(comparable(await store.loadState("tenant"))).toEqual(comparable({ findings: many, attachments: [] }));
+    const rows = await rawEntities(rawTable(store, "findings"));
+    const clusterRows = rows.filter((x) => String(x.partitionKey) === keys.clusterPartition("tenant", c));
+    expect(clusterRows.length).toBeGreaterThan(2);
+    expect(clusterRows.map((x) => String(x.rowKey).slice(-3))).toEqual(clusterRows.map((_, i) => `|${String(i).padStart(2, "0")}`));
+    const seen: Finding[] = [];
+    let token: string | undefined;
+    do {
+      const page = await store.queryFindings("tenant", { clusterId: c }, 7, token);
+      seen.push(...page.items);
+      token = page.continuation;
+    } while (token);
+    expect(sortFindings(seen)).toEqual(sortFindings(many));
+
+    const few = many.slice(0, 3).map(asUnchanged);
+    await commit(store, "tenant", { findings: few, attachments: [] });
+    expect(comparable(await store.loadState("tenant"))).toEqual(comparable({ findings: few, attachments: [] }));
+    expect((await store.queryFindings("tenant", { clusterId: c }, 100)).items).toHaveLength(3);
+    const after = (await rawEntities(rawTable(store, "findings"))).filter((x) => String(x.partitionKey) === keys.clusterPartition("tenant", c));
+    const tombstones = after.filter((x) => x.g1 === 2 && x.n1 === 0);
+    expect(tombstones.length).toBe(clusterRows.length - 1);
+    // The next commit collects them.
+    await commit(store, "tenant", { findings: few, attachments: [] });
+    const collected = (await rawEntities(rawTable(store, "findings"))).filter((x) => String(x.partitionKey) === keys.clusterPartition("tenant", c));
+    expect(collected).toHaveLength(1);
+  });
+
+  test("tables written in the per-finding layout of older versions are refused with a clear error", async () => {
+    const store = await newStore();
+    await commit(store, "tenant", estate(2, 1));
+    const state = rawTable(store, "state");
+    const { etag: _etag, timestamp: _ts, layout: _layout, ...pointer } = await state.getEntity<Record<string, unknown>>(keys.controlPartition("tenant"), "pointer");
+    await state.upsertEntity({ ...pointer, partitionKey: keys.controlPartition("tenant"), rowKey: "pointer" }, "Replace");
+    await expect(store.loadState("tenant")).rejects.toMatchObject({ code: "IncompatibleLayout", message: expect.stringContaining("AUDIT_TABLE_PREFIX") });
+    await expect(store.queryFindings("tenant", {}, 10)).rejects.toMatchObject({ code: "IncompatibleLayout" });
   });
 
   test("numbers come back as numbers: nothing is a bigint", async () => {
