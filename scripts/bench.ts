@@ -15,7 +15,10 @@
  *
  * Options: --clusters N[,N...] (repeatable)  --json  --chart FILE  --seed S  --latency MS (100)
  *          --quota REQUESTS/SECONDS (15/5; "none" for no quota)  --page-size N (1000)  --no-rerun
- *          --in-process  --extra-network N  --out DIR (bench-results)  --cpu-prof (profile the auditor)
+ *          --in-process  --extra-network N  --out DIR (bench-results)  --cpu-prof / --heap-prof (profile
+ *          the auditor into DIR/profiles)  --discovery-only (time only the core's discover(): query plan tuning)
+ *          --verbose (each run's progress on stderr)
+ *          --from FILE.jsonl (draw --chart / print --markdown from saved results instead of running)
  */
 import { fork, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
@@ -47,6 +50,13 @@ export interface BenchOptions {
   extraNetwork: number;
   outDir: string;
   cpuProf: boolean;
+  heapProf: boolean;
+  /** Progress of each run on stderr. */
+  verbose: boolean;
+  /** Read results (JSON lines, as `--json` prints them) instead of running: for `--chart` / `--markdown`. */
+  from?: string;
+  /** Print the results as a Markdown table (docs/scale.md) instead of JSON. */
+  markdown: boolean;
   /** `discovery`: time only the core's discover() (no rules, no store): for tuning the query plan. */
   discoveryOnly: boolean;
 }
@@ -64,6 +74,9 @@ export function parseBenchArgs(argv: string[], defaults: number[] = [1000, 5000,
     extraNetwork: 0,
     outDir: "bench-results",
     cpuProf: false,
+    heapProf: false,
+    verbose: false,
+    markdown: false,
     discoveryOnly: false,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -120,6 +133,18 @@ export function parseBenchArgs(argv: string[], defaults: number[] = [1000, 5000,
         break;
       case "--cpu-prof":
         o.cpuProf = true;
+        break;
+      case "--from":
+        o.from = v();
+        break;
+      case "--markdown":
+        o.markdown = true;
+        break;
+      case "--verbose":
+        o.verbose = true;
+        break;
+      case "--heap-prof":
+        o.heapProf = true;
         break;
       case "--discovery-only":
         o.discoveryOnly = true;
@@ -371,15 +396,17 @@ export function memorySampler(): { stop: () => { peakRssMb: number; peakHeapMb: 
   };
 }
 
-/** Query family of a Resource Graph query text (for pages per query). */
+/** Query family of a Resource Graph query text (for pages per query): the types it reads. */
 export function queryFamily(q: string): string {
-  const type = /type (?:=~|in~) \(?'([^']+)'/.exec(q)?.[1] ?? "?";
-  const short = type.replace(/^microsoft\.(resources|containerservice|containerregistry|authorization|network)\//, "");
-  const by = / id in~ /.test(q) ? "" : / resourceGroup in~ /.test(q) ? ":byResourceGroup" : "";
-  return short + by;
+  const short = (t: string) => t.toLowerCase().replace(/^microsoft\.(resources|containerservice|containerregistry|authorization|network)\//, "");
+  const m = /type in~ \(([^)]*)\)/.exec(q.split("|")[1] ?? "") ?? /type in~ \(([^)]*)\)/.exec(q);
+  const types = m ? [...m[1].matchAll(/'([^']+)'/g)].map((x) => short(x[1])) : [];
+  if (!types.length) for (const x of q.matchAll(/type =~ '([^']+)'/g)) types.push(short(x[1]));
+  const by = / resourceGroup in~ /.test(q) ? "(+byResourceGroup)" : "";
+  return ([...new Set(types)].join("+") || "?") + by;
 }
 
-async function auditOnce(deps: { discovery: ReturnType<typeof buildDiscovery>; store: AuditStore }, label: string) {
+async function auditOnce(deps: { discovery: ReturnType<typeof buildDiscovery>; store: AuditStore }, label: string, verbose = false) {
   const marks: Record<string, number> = {};
   const t0 = performance.now();
   const result = await runAudit(deps, {
@@ -389,6 +416,7 @@ async function auditOnce(deps: { discovery: ReturnType<typeof buildDiscovery>; s
     holder: `bench-${label}`,
     observer: {
       progress: (m) => {
+        if (verbose) process.stderr.write(`[${label} ${round((performance.now() - t0) / 1000, 1)}s] ${m}\n`);
         const k = m.startsWith("storing") ? "storing" : m.startsWith("evaluating") ? "evaluating" : m.includes("attachments") ? "attachments" : undefined;
         if (k && marks[k] === undefined) marks[k] = performance.now();
       },
@@ -443,7 +471,7 @@ export async function runSize(clusters: number, o: BenchOptions): Promise<SizeRe
     const writes0 = store.entityWrites?.() ?? 0;
     const req0 = store.requests?.() ?? 0;
     const discovery = newDiscovery();
-    const first = await auditOnce({ discovery, store }, "first");
+    const first = await auditOnce({ discovery, store }, `${clusters}/first`, o.verbose);
     const memFirst = mem.stop();
     const ops1 = store.operations();
     const writes1 = store.entityWrites?.() ?? 0;
@@ -463,7 +491,7 @@ export async function runSize(clusters: number, o: BenchOptions): Promise<SizeRe
       // A scheduled run comes long after the previous one: start with a fresh quota window.
       if (o.quota) await new Promise((r) => setTimeout(r, o.quota!.windowSeconds * 1000 + 200));
       await infraReset();
-      rerun = await auditOnce({ discovery: newDiscovery(), store }, "rerun");
+      rerun = await auditOnce({ discovery: newDiscovery(), store }, `${clusters}/rerun`, o.verbose);
       rerunOps = store.operations() - ops1;
       rerunWrites = (store.entityWrites?.() ?? 0) - writes1;
       rerunRequests = (store.requests?.() ?? 0) - req1;
@@ -486,6 +514,7 @@ export async function runSize(clusters: number, o: BenchOptions): Promise<SizeRe
       quotaLowerBoundSeconds: round(bound.seconds),
       ratio: round(first.wall / bound.seconds),
       quotaLowerBoundPages: bound.pages,
+      discoveryRatio: first.phases.discoverSeconds !== null ? round(first.phases.discoverSeconds / bound.seconds) : null,
       relevantRows: ready.relevant,
       rowsReturned: sim.rowsReturned,
       pagesPerQuery,
@@ -497,6 +526,7 @@ export async function runSize(clusters: number, o: BenchOptions): Promise<SizeRe
       tableRequests: req1 - req0,
       tableRequestsRerun: rerunRequests,
       peakHeapMb: memFirst.peakHeapMb,
+      limiter: discovery.limiter(),
       peakRssMbWithRerun: peak.peakRssMb,
       infraCpuSeconds: sim.infraCpuSeconds,
       infraPeakRssMb: o.inProcess ? null : sim.infraPeakRssMb,
@@ -615,6 +645,21 @@ export function chartSvg(rows: SizeResult[]): string {
   return out.join("\n") + "\n";
 }
 
+/** The results table of docs/scale.md. */
+export function markdownTable(rows: SizeResult[]): string {
+  const f = (v: unknown) => (v === null || v === undefined ? "-" : String(v));
+  const lines = [
+    "| clusters | wall s (first run) | discovery s | evaluation s | store s | quota bound s (pages) | wall / bound | discovery / bound | RG requests | ARM requests | 429s | table ops first / rerun | peak RSS MB |",
+    "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+  ];
+  for (const r of rows) {
+    lines.push(
+      `| ${r.clusters.toLocaleString("en-US")} | ${f(r.wallSeconds)} | ${f(r.discoverSeconds)} | ${f(r.evaluateSeconds)} | ${f(r.storeSeconds)} | ${f(r.quotaLowerBoundSeconds)} (${f(r.quotaLowerBoundPages)}) | ${f(r.ratio)} | ${f(r.discoveryRatio)} | ${f(r.resourceGraphRequests)} | ${f(r.armRequests)} | ${f(r.throttled)} | ${f(r.tableOperations)} / ${f(r.tableOperationsRerun)} | ${f(r.peakRssMb)} |`,
+    );
+  }
+  return lines.join("\n") + "\n";
+}
+
 function niceCeil(v: number): number {
   const p = 10 ** Math.floor(Math.log10(v));
   for (const k of [1, 2, 2.5, 5, 10]) if (k * p >= v) return k * p;
@@ -639,13 +684,14 @@ function humanLine(r: SizeResult): string {
 async function runSizeInChild(n: number, argv: string[], o: BenchOptions): Promise<SizeResult> {
   const execArgv = ["--expose-gc"];
   if (o.cpuProf) execArgv.push("--cpu-prof", `--cpu-prof-dir=${path.resolve(o.outDir, "profiles")}`);
+  if (o.heapProf) execArgv.push("--heap-prof", `--heap-prof-dir=${path.resolve(o.outDir, "profiles")}`);
   const child = fork(__filename, [...argv, "--role", "audit", "--size", String(n)], { execArgv, stdio: ["ignore", "ignore", "inherit", "ipc"] });
   return new Promise((resolve, reject) => {
     child.on("message", (m: { t: string; result?: SizeResult; message?: string }) => {
       if (m.t === "result") resolve(m.result!);
       else if (m.t === "error") reject(new Error(m.message));
     });
-    child.on("exit", (code) => (code ? reject(new Error(`benchmark child for ${n} clusters exited with ${code}`)) : undefined));
+    child.on("exit", (code, signal) => reject(new Error(`benchmark child for ${n} clusters exited (${signal ?? code}) without a result`)));
   });
 }
 
@@ -672,16 +718,25 @@ async function main(): Promise<void> {
   const o = parseBenchArgs(argv);
   fs.mkdirSync(o.outDir, { recursive: true });
   const results: SizeResult[] = [];
+  if (o.from) {
+    for (const line of fs.readFileSync(o.from, "utf8").split("\n")) if (line.trim()) results.push(JSON.parse(line) as SizeResult);
+    results.sort((a, b) => a.clusters - b.clusters);
+    if (o.markdown) process.stdout.write(markdownTable(results));
+    if (o.chart) fs.writeFileSync(o.chart, chartSvg(results));
+    return;
+  }
   for (const n of o.sizes) {
     if (!o.json) process.stderr.write(`running ${n} clusters...\n`);
     const r = await runSizeInChild(n, argv, o);
     results.push(r);
     if (o.json) process.stdout.write(JSON.stringify(r) + "\n");
+    else if (o.markdown) process.stderr.write(humanLine(r) + "\n");
     else {
       process.stderr.write(humanLine(r) + "\n");
       process.stdout.write(JSON.stringify(r) + "\n");
     }
   }
+  if (o.markdown) process.stdout.write(markdownTable(results));
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
   fs.writeFileSync(path.join(o.outDir, `bench-${stamp}.jsonl`), results.map((r) => JSON.stringify(r)).join("\n") + "\n");
   if (o.chart) {
