@@ -68,16 +68,16 @@ function payload(group: string, index: number, of: number, items: Item[]): Buffe
 
 /**
  * The compressed parts of a group holding `items` (sorted by key here): one part unless its compressed
- * size passes GROUP_SLOT_BYTES, then the items are cut into consecutive runs of about equal raw size.
+ * size passes `maxBytes` (GROUP_SLOT_BYTES; tests pass less to exercise groups of many rows), then the items are cut into consecutive runs of about equal raw size.
  * Deterministic for the same items. An empty group has no parts.
  */
-export async function packGroup(group: string, items: Item[]): Promise<Buffer[]> {
+export async function packGroup(group: string, items: Item[], maxBytes = GROUP_SLOT_BYTES): Promise<Buffer[]> {
   if (items.length === 0) return [];
   const sorted = [...items].sort(byKey);
   for (let parts = 1; ; parts *= 2) {
     const runs = splitRuns(sorted, parts);
     const out = await Promise.all(runs.map((run, i) => compress(payload(group, i, runs.length, run))));
-    if (out.every((b) => b.length <= GROUP_SLOT_BYTES)) return out;
+    if (out.every((b) => b.length <= maxBytes)) return out;
     if (runs.length >= sorted.length) {
       throw new TableStoreError("InvalidArgument", `an item of group ${group} is too large to store (${Math.max(...out.map((b) => b.length))} bytes compressed)`);
     }

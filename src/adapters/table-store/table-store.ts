@@ -44,7 +44,7 @@ import {
   visibleSlot,
   type View,
 } from "./codec.js";
-import { chunkProps, groupOfRow, groupRange, groupRow, joinParts, packGroup, unpackPart, type GroupPart, type Item } from "./groups.js";
+import { GROUP_SLOT_BYTES, chunkProps, groupOfRow, groupRange, groupRow, joinParts, packGroup, unpackPart, type GroupPart, type Item } from "./groups.js";
 import { decodeCursor, encodeCursor, queryHash, type QueryCursor } from "./continuation.js";
 import {
   SNAPSHOT_FORMAT,
@@ -85,6 +85,11 @@ export interface TableStoreClientOptions {
    * every finding entity (tests compare both paths); commits write snapshots either way.
    */
   snapshotReads?: boolean;
+  /**
+   * Compressed bytes per group row (default and maximum GROUP_SLOT_BYTES, 320,000). Tests set a few KB so
+   * that ordinary states pack into groups of many rows.
+   */
+  groupSlotBytes?: number;
 }
 
 /** How `loadState` got its states: from the snapshot, or by scanning (and why). */
@@ -225,6 +230,7 @@ export class TableAuditStore implements AuditStore {
   private readonly cache = new Map<string, CachedScope>();
   private secret: Buffer | undefined;
   private readonly snapshotReads: boolean;
+  private readonly groupSlotBytes: number;
   private readonly snapStats: SnapshotStats = { loads: 0, snapshotHits: 0, fallbacks: 0, reasons: {}, written: 0 };
 
   private constructor(findings: TableClient, runs: TableClient, state: TableClient, opts: TableStoreClientOptions) {
@@ -235,6 +241,7 @@ export class TableAuditStore implements AuditStore {
     this.repairMinAgeMs = opts.repairMinAgeMs ?? 15 * 60_000;
     this.now = opts.now ?? Date.now;
     this.snapshotReads = opts.snapshotReads ?? true;
+    this.groupSlotBytes = Math.min(GROUP_SLOT_BYTES, Math.max(1_000, opts.groupSlotBytes ?? GROUP_SLOT_BYTES));
   }
 
   static async open(findings: TableClient, runs: TableClient, state: TableClient, opts: TableStoreClientOptions): Promise<TableAuditStore> {
@@ -807,7 +814,7 @@ export class TableAuditStore implements AuditStore {
   ): Promise<WriteOp[]> {
     const ops: WriteOp[] = [];
     const tasks = [...dirty].map(([id, g]) => async () => {
-      const parts = await packGroup(g.group, g.items);
+      const parts = await packGroup(g.group, g.items, this.groupSlotBytes);
       g.items = []; // the packed bytes are all that is kept
       const rows = new Map((existing.get(id) ?? []).map((e) => [e.rowKey, e] as const));
       const older = (e: RawEntity | undefined) => {

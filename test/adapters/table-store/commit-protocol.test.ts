@@ -124,17 +124,20 @@ const CRASHES: [string, Trigger][] = [
 ];
 
 describe("commit protocol: all or nothing for readers", () => {
-  for (const [when, trigger] of CRASHES) {
+  // Also with group rows of 1,200 bytes, so that every group is packed into many rows (the path of very large groups).
+  for (const [when, trigger, groupSlotBytes] of CRASHES.flatMap(([w, t]) => [[w, t, undefined], [`${w} (groups of many rows)`, t, 1_200]] as const)) {
     test(`a commit dying ${when} leaves readers on the previous state; the next commit succeeds`, async () => {
       const prefix = uniquePrefix("crash");
-      const healthy = await newStore({ tablePrefix: prefix });
+      const healthy = await newStore({ tablePrefix: prefix, groupSlotBytes });
       const first = estate(40, 4);
       await commit(healthy, "tenant", first);
       const before = await observe(healthy, "tenant");
       expect(before.queries).toEqual(expectedQueries(first));
+      const rowsOfGroups = (await rawEntities(rawTable(healthy, "findings"))).filter((e) => !String(e.rowKey).endsWith("|00"));
+      expect(rowsOfGroups.length > 0).toBe(groupSlotBytes !== undefined);
 
       const dying = new DyingHttpClient(trigger());
-      const faulty = await newStore({ tablePrefix: prefix, httpClient: dying });
+      const faulty = await newStore({ tablePrefix: prefix, httpClient: dying, groupSlotBytes });
       const second = secondState(first);
       const previous = await faulty.loadState("tenant");
       const run2 = runRecord("tenant");

@@ -207,7 +207,11 @@ describe("committed-state snapshot", () => {
     expect(s7.attachments).toEqual([]);
   });
 
-  for (const [label, repairMinAgeMs, initialSeed] of [["", undefined, 20260101], [", repaired at once", 0, 7]] as const) {
+  for (const [label, repairMinAgeMs, initialSeed, groupSlotBytes] of [
+    ["", undefined, 20260101, undefined],
+    [", repaired at once", 0, 7, undefined],
+    [", groups of many rows", undefined, 99, 1_200],
+  ] as const) {
   test(`random sequences of commits (and dead attempts${label}): snapshot and scan agree after every one`, async () => {
     let seed: number = initialSeed;
     const rnd = (n: number) => {
@@ -217,7 +221,7 @@ describe("committed-state snapshot", () => {
     const statuses = ["pass", "fail", "unknown"] as const;
     const severities = ["low", "medium", "high", "critical"] as const;
     const rules = ["pull.granted", "network.path", "registry.exists", "identity.kubelet-managed"];
-    const store = await newStore(repairMinAgeMs !== undefined ? { repairMinAgeMs } : {});
+    const store = await newStore({ ...(repairMinAgeMs !== undefined ? { repairMinAgeMs } : {}), ...(groupSlotBytes ? { groupSlotBytes } : {}) });
     const scan = await scanner(store);
     let died = 0;
     let survived = 0;
@@ -254,7 +258,7 @@ describe("committed-state snapshot", () => {
           let sent = 0;
           let armed = false;
           const stop = 1 + rnd(8);
-          const faulty = await newStore({ tablePrefix: prefixOf(store), httpClient: new DyingHttpClient(() => armed && ++sent === stop) });
+          const faulty = await newStore({ tablePrefix: prefixOf(store), httpClient: new DyingHttpClient(() => armed && ++sent === stop), ...(groupSlotBytes ? { groupSlotBytes } : {}) });
           const before = await faulty.loadState(scope);
           armed = true;
           await faulty.commitRun(scope, runRecord(scope), before, next).then(
