@@ -463,7 +463,7 @@ export async function runSize(clusters: number, o: BenchOptions): Promise<SizeRe
       credential: new AzureNamedKeyCredential(AZURITE_ACCOUNT, AZURITE_KEY),
       allowInsecureConnection: true,
       tablePrefix: `bench${clusters}`,
-    })) as AuditStore & { entityWrites?: () => number; requests?: () => number };
+    })) as AuditStore & { entityWrites?: () => number; requests?: () => number; lastCommitPhases?: () => unknown };
     const newDiscovery = () => buildDiscovery({ cloud: CLOUDS.AzureCloud, credential: simulatorCredential(), httpClient });
     global.gc?.();
     const mem = memorySampler();
@@ -473,6 +473,7 @@ export async function runSize(clusters: number, o: BenchOptions): Promise<SizeRe
     const discovery = newDiscovery();
     const first = await auditOnce({ discovery, store }, `${clusters}/first`, o.verbose);
     const memFirst = mem.stop();
+    const commitPhases = store.lastCommitPhases?.() ?? null;
     const ops1 = store.operations();
     const writes1 = store.entityWrites?.() ?? 0;
     const req1 = store.requests?.() ?? 0;
@@ -519,6 +520,7 @@ export async function runSize(clusters: number, o: BenchOptions): Promise<SizeRe
       rowsReturned: sim.rowsReturned,
       pagesPerQuery,
       ...first.phases,
+      commitPhases,
       secondRunWallSeconds: rerun ? round(rerun.wall) : null,
       secondRunResourceGraphRequests: rerunRg,
       tableWrites: writes1 - writes0,

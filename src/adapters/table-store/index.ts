@@ -8,6 +8,7 @@ export {
   type TableStoreOptions,
   type TableStoreClientOptions,
   type SnapshotStats,
+  type CommitPhases,
 } from "./table-store.js";
 export { TableStoreError, type TableStoreErrorCode } from "./errors.js";
 export { encodeKeyPart, keys, runRowKey, MAX_KEY_LENGTH } from "./keys.js";

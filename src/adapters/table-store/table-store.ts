@@ -92,6 +92,21 @@ export interface TableStoreClientOptions {
   groupSlotBytes?: number;
 }
 
+/** Where the last commit's time went (milliseconds), for benchmarks and tuning. */
+export interface CommitPhases {
+  /** Encoding both states, finding the dirty groups, building their items. */
+  planMs: number;
+  /** Reading the current rows of the dirty groups (none on a first commit). */
+  readMs: number;
+  /** Packing and compressing the dirty groups. */
+  packMs: number;
+  /** Reservation, group transactions, snapshot and feed (compressed meanwhile), up to the switch. */
+  writeMs: number;
+  /** The whole commitRun, garbage collection included. */
+  totalMs: number;
+  dirtyGroups: number;
+}
+
 /** How `loadState` got its states: from the snapshot, or by scanning (and why). */
 export interface SnapshotStats {
   loads: number;
@@ -231,6 +246,7 @@ export class TableAuditStore implements AuditStore {
   private secret: Buffer | undefined;
   private readonly snapshotReads: boolean;
   private readonly groupSlotBytes: number;
+  private phases: CommitPhases | undefined;
   private readonly snapStats: SnapshotStats = { loads: 0, snapshotHits: 0, fallbacks: 0, reasons: {}, written: 0 };
 
   private constructor(findings: TableClient, runs: TableClient, state: TableClient, opts: TableStoreClientOptions) {
@@ -270,6 +286,11 @@ export class TableAuditStore implements AuditStore {
   /** HTTP requests issued (a transaction or a query page is one). */
   requests(): number {
     return this.counter.requests;
+  }
+
+  /** Where the last `commitRun` spent its time (undefined before the first). */
+  lastCommitPhases(): CommitPhases | undefined {
+    return this.phases && { ...this.phases };
   }
 
   /** Debug counters of `loadState`: snapshot hits and fallbacks to the entity scan. */
@@ -578,13 +599,19 @@ export class TableAuditStore implements AuditStore {
     for (let g = C + 1; g <= ptr.reserved; g++) aborted.push({ g, at: ptr.reservedAt ?? isoNow(nowMs) });
     const skipAll = [...ptr.skip, ...aborted];
 
+    const t0 = performance.now();
     const feed: FeedEntry[] = [];
     const written = new Set<string>();
     const newTombstones: GcTarget[] = [];
     const content: SnapshotContent = { findings: [], attachments: [], gc: newTombstones };
     const dirty = this.planState(scopeKey, previous, next, feed, content);
     const viewC: View = { gen: C, skip: new Set(skipAll.map((s) => s.g)) };
-    const findingOps = await this.groupOps(dirty, C > 0 ? await this.readGroups(dirty) : new Map(), viewC, N, written, newTombstones);
+    const t1 = performance.now();
+    const existing = C > 0 && dirty.size > 0 ? await this.readGroups(dirty) : new Map<string, RawEntity[]>();
+    const t2 = performance.now();
+    const dirtyGroups = dirty.size;
+    const findingOps = await this.groupOps(dirty, existing, viewC, N, written, newTombstones);
+    const t3 = performance.now();
     // A new snapshot when the state changes; also when the pointer names none (first commit, a state
     // written by an older version) or loadState found it unusable (then it is rebuilt once).
     const stateChanged = findingOps.length > 0;
@@ -656,6 +683,7 @@ export class TableAuditStore implements AuditStore {
       ]);
       for (const r of results) if (r.status === "rejected") throw r.reason;
     }
+    const t4 = performance.now();
     // The switch: one conditional write. Before it, readers see C; after it, N.
     await this.writePointer(
       scopeKey,
@@ -674,6 +702,8 @@ export class TableAuditStore implements AuditStore {
     // Snapshots no pointer names any more: all but N's and the one readers of C may still be reading.
     if (needSnapshot) await this.pruneSnapshots(scopeKey, new Set([N, ptr.snap?.gen ?? N])).catch(() => undefined);
     this.cache.set(scopeKey, { generation: N, gc: newTombstones });
+    const ms = (a: number, b: number) => Math.round(b - a);
+    this.phases = { planMs: ms(t0, t1), readMs: ms(t1, t2), packMs: ms(t2, t3), writeMs: ms(t3, t4), totalMs: ms(t0, performance.now()), dirtyGroups };
   }
 
   /** Keys of every snapshot entity of a scope (a few per snapshot). */

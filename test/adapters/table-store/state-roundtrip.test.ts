@@ -29,6 +29,9 @@ describe("state round trip", () => {
     const store = await newStore();
     const next = estate(12, 3);
     const { run } = await commit(store, "tenant", next);
+    const phases = store.lastCommitPhases()!;
+    expect(phases.dirtyGroups).toBeGreaterThan(0);
+    expect(phases.totalMs).toBeGreaterThanOrEqual(phases.planMs + phases.packMs + phases.writeMs - 3);
     const s1 = await store.loadState("tenant");
     expect(s1.generation).toBe(1);
     expect(s1.lastRunId).toBe(run.id);
@@ -40,6 +43,7 @@ describe("state round trip", () => {
     const { run: run2 } = await commit(store, "tenant", unchanged);
     // startRun (1) + pointer (1) + final run record (1)
     expect(store.entityWrites() - before).toBe(3);
+    expect(store.lastCommitPhases()).toMatchObject({ dirtyGroups: 0, readMs: 0 });
     const s2 = await store.loadState("tenant");
     expect(s2.generation).toBe(2);
     expect(s2.lastRunId).toBe(run2.id);
