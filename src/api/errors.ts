@@ -24,6 +24,7 @@ export type ApiErrorCode =
   | "Unauthorized"
   | "ServiceUnavailable"
   | "ConfigurationInvalid"
+  | "StoreLayoutIncompatible"
   | "InternalServerError";
 
 /** HTTP status of each code (the only place codes meet statuses). */
@@ -47,6 +48,7 @@ export const STATUS_OF: Record<ApiErrorCode, number> = {
   Unauthorized: 401,
   ServiceUnavailable: 503,
   ConfigurationInvalid: 500,
+  StoreLayoutIncompatible: 500,
   InternalServerError: 500,
 };
 
@@ -83,6 +85,8 @@ const FOREIGN_CODES: Record<string, ApiErrorCode> = {
   LeaseHeld: "RunInProgress",
   // The app settings are invalid (loadConfig).
   ConfigInvalid: "ConfigurationInvalid",
+  // The tables hold the findings layout of an older version (the table store).
+  IncompatibleLayout: "StoreLayoutIncompatible",
 };
 
 export function errorBody(code: string, message: string, target?: string): ArmErrorBody {
@@ -113,6 +117,14 @@ export function errorResponse(err: unknown, correlationId?: string): ErrorRespon
   if (mapped === "ConfigurationInvalid") {
     // The detail names settings and may quote values: it goes to the log, not to the caller.
     return { status: 500, body: errorBody(mapped, `The app settings are invalid; see the function logs${ref}.`), unexpected: true };
+  }
+  if (mapped === "StoreLayoutIncompatible") {
+    // An operator's condition, with the fix; logged too.
+    return {
+      status: 500,
+      body: errorBody(mapped, `The audit tables were written by an older version of the auditor: set AUDIT_TABLE_PREFIX to new tables (or delete the old ones) and run an audit${ref}.`),
+      unexpected: true,
+    };
   }
   return { status: 500, body: errorBody("InternalServerError", `An unexpected error occurred${ref}.`), unexpected: true };
 }

@@ -74,6 +74,20 @@ describe("500: unexpected errors are logged, never shown", () => {
     expect(r.logs.some((l) => l.level === "error" && l.message.includes("ECONNREFUSED"))).toBe(true);
   });
 
+  it("tables of an older findings layout are a 500 that says what to do", async () => {
+    const store = await freshStore("layout");
+    const layoutRefused = Object.assign(Object.create(store) as typeof store, {
+      queryFindings: async () => {
+        throw Object.assign(new Error("The findings of scope tenant were written by an older version (layout 1)"), { code: "IncompatibleLayout" });
+      },
+    });
+    use({ ...testRuntime(store), store: layoutRefused });
+    const r = await call(findingsList, "/api/findings");
+    expect(r.status).toBe(500);
+    expect(r.json.error.code).toBe("StoreLayoutIncompatible");
+    expect(r.json.error.message).toContain("AUDIT_TABLE_PREFIX");
+  });
+
   it("invalid app settings are a 500 that names no setting value", async () => {
     const failing = Promise.reject(Object.assign(new Error("Invalid configuration: AUDIT_TABLE_ENDPOINT: 'http://evil' must be https"), { code: "ConfigInvalid" }));
     failing.catch(() => undefined);
