@@ -19,7 +19,7 @@ import { failsGate, findingJson, toJsonDocument, triageJson } from "./core/json.
 import { openDiscovery, openDiscoverySync, openStore, type Opened } from "./local.js";
 import { loadConfig } from "./config.js";
 import { setRuntime } from "./runtime.js";
-import { startServer } from "./server.js";
+import { backgroundAudits, startServer } from "./server.js";
 
 export class UsageError extends Error {
   readonly code = "UsageError";
@@ -322,6 +322,8 @@ async function cmdServe(args: string[], io: Io & { until?: Promise<void> }): Pro
     return 0;
   } finally {
     await server?.close().catch(() => undefined);
+    // An audit POST /api/runs started still writes to the store: let it finish (and release its lease).
+    await backgroundAudits().catch(() => undefined);
     setRuntime(undefined);
     await store.close().catch(() => undefined);
   }

@@ -30,6 +30,17 @@ function interop<T>(mod: unknown, name: string): T {
   return v;
 }
 
+/**
+ * Waits for the audits that `POST /api/runs` started in the background (nothing when no handler was
+ * loaded): a server that stops must not close the store under a running audit.
+ */
+export async function backgroundAudits(): Promise<void> {
+  if (!handlers) return;
+  await handlers.catch(() => undefined);
+  const wait = interop<() => Promise<void>>(await import("./functions/runs-start.js"), "backgroundRuns");
+  await wait();
+}
+
 /** The handlers, by operation (loaded on first use; see `loadHandlers`). */
 export type Handlers = Record<OperationName, Handler>;
 

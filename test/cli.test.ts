@@ -191,4 +191,24 @@ describe("serve", () => {
     stop();
     expect(await serving).toBe(0);
   });
+
+  test("stopping the server lets an audit started by POST /api/runs finish before the store closes", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cli-serve-run-"));
+    const estate = path.join(CASES, "private-endpoint-peering.json");
+    let stop!: () => void;
+    const until = new Promise<void>((r) => (stop = r));
+    const t = io();
+    const serving = main(["serve", "--port", "0", "--data-dir", dir, "--estate", estate], { ...t.io, until });
+    for (let i = 0; i < 100 && !t.out.length; i++) await new Promise((r) => setTimeout(r, 50));
+    const url = /(http:\/\/127\.0\.0\.1:\d+)\/api/.exec(t.out.join("\n"))![1];
+    const started = await fetch(`${url}/api/runs`, { method: "POST" });
+    expect(started.status).toBe(202);
+    const { id } = (await started.json()) as { id: string };
+    stop(); // at once, while the audit runs
+    expect(await serving).toBe(0);
+    const runs = io();
+    expect(await main(["runs", "--data-dir", dir, "--json"], runs.io)).toBe(0);
+    const listed = JSON.parse(runs.out.join("\n")) as { value: { id: string; status: string }[] };
+    expect(listed.value.find((r) => r.id === id)?.status).toBe("succeeded");
+  });
 });
