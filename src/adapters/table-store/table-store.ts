@@ -436,7 +436,7 @@ export class TableAuditStore implements AuditStore {
       throw new TableStoreError(
         "IncompatibleLayout",
         `The findings of scope ${scopeKey} were written by an older version (layout ${p.layout ?? 1}, this version reads ${STORE_LAYOUT}): ` +
-          "point AUDIT_TABLE_PREFIX at new tables (or delete the old ones) and run an audit",
+          "point AUDIT_TABLE_PREFIX at new tables, or delete the old ones (locally: the CLI's data directory, .aks-acr-audit by default), and run an audit",
       );
     }
   }
