@@ -169,18 +169,24 @@ describe("text output", () => {
   });
 });
 
+/** `serve` on a free port over `dir`'s store: its URL, what it printed, how to stop it and its exit code. */
+async function serve(dir: string, estate: string) {
+  let stop!: () => void;
+  const until = new Promise<void>((r) => (stop = r));
+  const t = io();
+  const serving = main(["serve", "--port", "0", "--data-dir", dir, "--estate", estate], { ...t.io, until });
+  for (let i = 0; i < 100 && !t.out.length; i++) await new Promise((r) => setTimeout(r, 50));
+  const url = /(http:\/\/127\.0\.0\.1:\d+)\/api/.exec(t.out.join("\n"))![1];
+  return { url, out: t.out, stop, serving };
+}
+
 describe("serve", () => {
   test("serves the API over the CLI's store on 127.0.0.1 and prints URLs to try", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cli-serve-"));
     const estate = path.join(CASES, "private-endpoint-peering.json");
     expect(await main(["run", "--estate", estate, "--data-dir", dir, "--json"], io().io)).toBe(0);
-    let stop!: () => void;
-    const until = new Promise<void>((r) => (stop = r));
-    const t = io();
-    const serving = main(["serve", "--port", "0", "--data-dir", dir, "--estate", estate], { ...t.io, until });
-    for (let i = 0; i < 100 && !t.out.length; i++) await new Promise((r) => setTimeout(r, 50));
-    const url = /(http:\/\/127\.0\.0\.1:\d+)\/api/.exec(t.out.join("\n"))![1];
-    expect(t.out.join("\n")).toMatch(/curl -s '.*\/api\/findings\?status=fail&severity=high'/);
+    const { url, out, stop, serving } = await serve(dir, estate);
+    expect(out.join("\n")).toMatch(/curl -s '.*\/api\/findings\?status=fail&severity=high'/);
     const res = await fetch(`${url}/api/findings?status=fail&severity=high`);
     expect(res.status).toBe(200);
     const body = (await res.json()) as { value: { ruleId: string; reason: string }[] };
@@ -194,13 +200,7 @@ describe("serve", () => {
 
   test("stopping the server lets an audit started by POST /api/runs finish before the store closes", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cli-serve-run-"));
-    const estate = path.join(CASES, "private-endpoint-peering.json");
-    let stop!: () => void;
-    const until = new Promise<void>((r) => (stop = r));
-    const t = io();
-    const serving = main(["serve", "--port", "0", "--data-dir", dir, "--estate", estate], { ...t.io, until });
-    for (let i = 0; i < 100 && !t.out.length; i++) await new Promise((r) => setTimeout(r, 50));
-    const url = /(http:\/\/127\.0\.0\.1:\d+)\/api/.exec(t.out.join("\n"))![1];
+    const { url, stop, serving } = await serve(dir, path.join(CASES, "private-endpoint-peering.json"));
     const started = await fetch(`${url}/api/runs`, { method: "POST" });
     expect(started.status).toBe(202);
     const { id } = (await started.json()) as { id: string };
