@@ -91,14 +91,6 @@ export function decodeFinding(json: string): Finding {
   return JSON.parse(json) as Finding;
 }
 
-/** The part of a finding that decides whether it must be rewritten (drift fields excluded). */
-export function findingContent(storedJson: string): string {
-  const f = JSON.parse(storedJson) as Record<string, unknown>;
-  delete f.change;
-  delete f.previousStatus;
-  return canonicalJson(f);
-}
-
 export function encodeAttachment(a: StoredAttachment): string {
   return canonicalJson({ clusterId: a.clusterId, registryId: a.registryId, sources: a.sources });
 }

@@ -1,6 +1,7 @@
 /**
  * The opaque continuation of `queryFindings`: base64url JSON of which read of the access path comes next,
- * how many of that read's items were already returned, the generation the listing started at and a hash
+ * the key of the last item returned from it (the next page resumes after it, at any generation), the
+ * generation the listing started at and a hash
  * of the scope and query, followed by an HMAC of all that under a secret kept in the state table. Decoding
  * checks the HMAC and every field: a forged, altered or foreign token is refused with
  * `InvalidContinuationToken`.
@@ -11,8 +12,8 @@ import { TableStoreError } from "./errors.js";
 export interface QueryCursor {
   /** Index in the access path's list of reads. */
   partition: number;
-  /** Items of that read already returned (the read is in item-key order at a fixed generation). */
-  offset: number;
+  /** Key of the last item returned from that read (reads list items in key order); absent: from the start. */
+  after?: string;
   /** Generation the listing started at. */
   generation: number;
 }
@@ -22,7 +23,7 @@ interface Wire {
   h: string;
   p: number;
   g: number;
-  o: number;
+  a?: string;
 }
 
 /** Binds a token to one scope and one query. */
@@ -35,7 +36,7 @@ function mac(secret: Buffer, payload: string): string {
 }
 
 export function encodeCursor(secret: Buffer, hash: string, c: QueryCursor): string {
-  const w: Wire = { v: 2, h: hash, p: c.partition, g: c.generation, o: c.offset };
+  const w: Wire = { v: 2, h: hash, p: c.partition, g: c.generation, ...(c.after !== undefined ? { a: c.after } : {}) };
   const payload = Buffer.from(JSON.stringify(w), "utf8").toString("base64url");
   return `${payload}.${mac(secret, payload)}`;
 }
@@ -64,11 +65,11 @@ export function decodeCursor(token: unknown, secret: Buffer, hash: string, reads
   }
   if (!w || typeof w !== "object" || Array.isArray(w)) throw invalid("not an object");
   const o = w as Record<string, unknown>;
-  if (Object.keys(o).some((k) => !["v", "h", "p", "g", "o"].includes(k))) throw invalid("unexpected fields");
+  if (Object.keys(o).some((k) => !["v", "h", "p", "g", "a"].includes(k))) throw invalid("unexpected fields");
   if (o.v !== 2) throw invalid("unknown version");
   if (o.h !== hash) throw invalid("issued for another scope or query");
   if (typeof o.p !== "number" || !Number.isInteger(o.p) || o.p < 0 || o.p >= reads) throw invalid("read index out of range");
   if (typeof o.g !== "number" || !Number.isInteger(o.g) || o.g < 0) throw invalid("bad generation");
-  if (typeof o.o !== "number" || !Number.isInteger(o.o) || o.o < 0 || o.o > 1e9) throw invalid("bad offset");
-  return { partition: o.p, generation: o.g, offset: o.o };
+  if (o.a !== undefined && (typeof o.a !== "string" || o.a.length === 0 || o.a.length > 1024 || !/^[\x21-\x7e]+$/.test(o.a))) throw invalid("bad resume key");
+  return { partition: o.p, generation: o.g, ...(typeof o.a === "string" ? { after: o.a } : {}) };
 }

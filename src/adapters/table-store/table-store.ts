@@ -34,7 +34,6 @@ import {
   encodeFinding,
   encodeFindingParts,
   findingAt,
-  findingContent,
   getChunked,
   hasSkippedSlot,
   isTombstone,
@@ -51,9 +50,7 @@ import {
   buildSnapshot,
   byOrder,
   readSnapshot,
-  type SnapshotAttachment,
   type SnapshotContent,
-  type SnapshotFinding,
   type SnapshotProblem,
   type SnapshotRef,
 } from "./snapshot.js";
@@ -206,7 +203,7 @@ interface ReadItem extends Item {
   gen: number;
 }
 
-/** A raw entity of the findings table with the table it lives in, for garbage collection. */
+/** A row of the findings table, for garbage collection. */
 interface GcTarget {
   partitionKey: string;
   rowKey: string;
@@ -214,7 +211,7 @@ interface GcTarget {
 
 interface CachedScope {
   generation: number;
-  /** Entities that were tombstones (or invisible copies of removed findings) at `generation`. */
+  /** Group rows that were tombstones at `generation`. */
   gc: GcTarget[];
   /** False when `loadState` found the pointer's snapshot unusable: the next commit writes a new one. */
   snapshotOk?: boolean;
@@ -464,10 +461,12 @@ export class TableAuditStore implements AuditStore {
     }
     const out: ReadItem[] = [];
     for (const g of parts.values()) {
-      const genOf = new Map(g.parts.map((p) => [p.index, p.gen] as const));
       const items = joinParts(g.group, g.parts, `${g.partitionKey} / ${g.group}`);
-      // Every part of a packing carries the generation that wrote it (one commit writes all of them).
-      const gen = Math.max(...genOf.values());
+      // One commit writes every part of a packing: parts of different generations are not one packing.
+      const gen = g.parts[0].gen;
+      if (g.parts.some((p) => p.gen !== gen)) {
+        throw new TableStoreError("CorruptData", `Findings group ${g.partitionKey} / ${g.group}: its visible parts come from generations ${[...new Set(g.parts.map((p) => p.gen))].join(", ")}`);
+      }
       for (const it of items) out.push({ key: it.key, json: it.json, partitionKey: g.partitionKey, gen });
     }
     return out;
@@ -753,11 +752,11 @@ export class TableAuditStore implements AuditStore {
       if (!c) copiesOf.set(k, (c = keys.copies(scopeKey, f)));
       return c;
     };
-    const same = (p: { stored: string }, n: { f: Finding; json: string }) =>
-      n.f.change === "unchanged" && (p.stored === n.json || (n.f.previousStatus !== null && findingContent(p.stored) === findingContent(n.json)));
+    // Both sides carry the drift fields of an unchanged run, so equal strings are equal content.
+    const same = (p: { stored: string }, n: { f: Finding; json: string }) => n.f.change === "unchanged" && p.stored === n.json;
     for (const [k, n] of nxt) {
       const p = prev.get(k);
-      if (n.f.change !== "unchanged") feed.push({ rowKey: p && same(p, n) ? keys.findingRow(n.f) : copies(k, n.f)[0].rowKey, json: n.json });
+      if (n.f.change !== "unchanged") feed.push({ rowKey: copies(k, n.f)[0].rowKey, json: n.json });
       if (p && same(p, n)) continue;
       for (const c of copies(k, n.f)) mark(c);
       if (p) for (const c of keys.copies(scopeKey, p.f)) mark(c);
@@ -1005,25 +1004,46 @@ export class TableAuditStore implements AuditStore {
     const pinned =
       cursorIn &&
       (cursorIn.generation === ptr.committed || (cursorIn.generation === ptr.base && ptr.reserved === ptr.committed));
-    const view = this.viewOf(ptr, pinned ? cursorIn.generation : ptr.committed);
+    let view = this.viewOf(ptr, pinned ? cursorIn.generation : ptr.committed);
+    let current = ptr.committed;
     const items: Finding[] = [];
     if (view.gen === 0) return { items };
     for (let p = cursorIn?.partition ?? 0; p < targets.length; p++) {
       const t = targets[p];
-      // A read of the access path: the group rows, their items in key order, then what the read does not filter.
-      let list = this.readItems(await this.findings.all(t.filter), view);
+      let list: ReadItem[] = [];
+      for (let attempt = 0; ; attempt++) {
+        let failure: unknown;
+        try {
+          list = this.readItems(await this.findings.all(t.filter), view);
+        } catch (e) {
+          if (view.gen === current || attempt > 2 || !(e instanceof TableStoreError && e.code === "CorruptData")) throw e;
+          failure = e;
+        }
+        if (view.gen === current) break;
+        // A listing pinned to the generation before the committed one reads slots that the next commit's
+        // rewrites drop (a group then reads incomplete, or not at all): if that commit started, read again
+        // at the committed generation (the resume key keeps the listing in key order).
+        const after = await this.readPointer(scopeKey);
+        if (after.committed === current && after.reserved === after.committed) {
+          if (failure) throw failure;
+          break;
+        }
+        view = this.viewOf(after);
+        current = after.committed;
+      }
       if (t.items) list = list.filter((it) => it.key >= t.items!.from && it.key < t.items!.to);
+      const resume = p === cursorIn?.partition ? cursorIn.after : undefined;
+      if (resume !== undefined) list = list.filter((it) => it.key > resume);
       list.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
       let found = list.map((it) => ({ it, f: undefined as Finding | undefined }));
       if (t.filtered) found = found.map((x) => ({ it: x.it, f: findingAt(x.it.json, x.it.gen, view) })).filter((x) => matches(x.f!));
-      const from = p === cursorIn?.partition ? cursorIn.offset : 0;
-      const take = found.slice(from, from + want - items.length);
+      const take = found.slice(0, want - items.length);
       for (const x of take) items.push(x.f ?? findingAt(x.it.json, x.it.gen, view));
-      if (from + take.length < found.length) {
-        return { items, continuation: encodeCursor(secret, hash, { partition: p, offset: from + take.length, generation: view.gen }) };
+      if (take.length < found.length) {
+        return { items, continuation: encodeCursor(secret, hash, { partition: p, after: take[take.length - 1].it.key, generation: view.gen }) };
       }
       if (items.length >= want && p + 1 < targets.length) {
-        return { items, continuation: encodeCursor(secret, hash, { partition: p + 1, offset: 0, generation: view.gen }) };
+        return { items, continuation: encodeCursor(secret, hash, { partition: p + 1, generation: view.gen }) };
       }
     }
     return { items };

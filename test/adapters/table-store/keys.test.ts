@@ -104,6 +104,11 @@ describe("versioned slots", () => {
     expect(() => unpackPart("40", brotliDecompressSync(parts[0]).toString("utf8"), "x")).toThrow(/does not name this group/);
   });
 
+  test("an item too large for a slot on its own is refused, not split forever", async () => {
+    const big = { key: "a", json: JSON.stringify(randomBytes(6000).toString("hex")) };
+    await expect(packGroup("00", [big, { key: "b", json: "{}" }, { key: "c", json: "{}" }], 2000)).rejects.toThrow(/too large to store/);
+  });
+
   test("the stored form of a finding is canonical and does not depend on key order", () => {
     const a = finding({ ruleId: "x", evidence: { b: 1, a: [2, { d: 1, c: 2 }] } });
     const b = { ...a, evidence: { a: [2, { c: 2, d: 1 }], b: 1 } };
