@@ -4,11 +4,11 @@
  */
 import { inferAttachments } from "./attachments.js";
 import type { Cloud } from "./clouds.js";
-import { applyDrift, previousKubelets } from "./drift.js";
-import { applyExemptions } from "./exemptions.js";
+import { DriftTracker, previousKubelets } from "./drift.js";
+import { ExemptionMatcher } from "./exemptions.js";
 import type { Attachment, Finding } from "./findings.js";
 import { CHANGES, STATUSES } from "./findings.js";
-import { emptyNetworkFacts, type Cluster, type Inventory, type Registry, type RoleAssignment } from "./inventory.js";
+import { emptyNetworkFacts, type Cluster, type Inventory, type NetworkFacts, type Registry, type RoleAssignment } from "./inventory.js";
 import { InventoryIndex } from "./inventory-index.js";
 import type {
   AuditObserver,
@@ -28,7 +28,7 @@ import type {
 } from "./ports.js";
 import { scopeKeyOf } from "./ports.js";
 import { normalizeId, parentOf, roleDefinitionGuid, subscriptionOf, uniqueIds } from "./resource-id.js";
-import { evaluateAll, hasManagedKubelet } from "./rules.js";
+import { evaluateEarly, evaluateLate, hasManagedKubelet, interleave, type EarlyEvaluations } from "./rules.js";
 import { remediate } from "./remediation.js";
 
 export class AuditError extends Error {
@@ -110,6 +110,7 @@ export async function discover(
   previous: Pick<StoredState, "attachments" | "forgotten">,
   progress: (m: string) => void = () => {},
   scoped?: ScopedSelection,
+  whileNetwork?: (early: InventoryIndex, attachments: Attachment[]) => Promise<void>,
 ): Promise<{ inventory: Inventory; index: InventoryIndex; attachments: Attachment[] }> {
   const subscriptions = await discovery.listSubscriptions(scope);
   const subIds = subscriptions.map((s) => s.subscriptionId);
@@ -189,12 +190,31 @@ export async function discover(
     const k = `${g.subscriptionId}/${g.resourceGroup}`.toLowerCase();
     return rgSeen.has(k) ? false : (rgSeen.add(k), true);
   });
-  const [network, replications] = await Promise.all([
-    attachments.length ? discovery.listNetworkFacts(scope, subIds, needs) : Promise.resolve(null),
-    attachedRegistries.length
-      ? discovery.listReplications(scope, uniqueIds(attachedRegistries.map((id) => subscriptionOf(id)!)), attachedRegistries)
-      : Promise.resolve(null),
-  ]);
+  const networkP = attachments.length ? discovery.listNetworkFacts(scope, subIds, needs) : Promise.resolve(null);
+  networkP.catch(() => undefined); // awaited below; not unhandled while the replications are awaited
+  const replications = attachedRegistries.length
+    ? await discovery.listReplications(scope, uniqueIds(attachedRegistries.map((id) => subscriptionOf(id)!)), attachedRegistries)
+    : null;
+  // What needs no network facts can be worked on while the network rounds run (they are the last ones):
+  // an index of everything read so far, replications included, over a copy the rest cannot change.
+  let early: Promise<void> | undefined;
+  if (whileNetwork) {
+    const missedNow = [...missed, ...(replications ? [...replications.failedSubscriptions.map((s) => `replications:${s.toLowerCase()}`), ...replications.failedQueries] : [])];
+    const before = new InventoryIndex(
+      { ...inventory, replications: replications?.items ?? [], failedSubscriptions: [...failedSubs], missed: missedNow },
+      cloud,
+    );
+    early = Promise.resolve().then(() => whileNetwork(before, attachments));
+    early.catch(() => undefined); // awaited below
+  }
+  let network: PartialResult<NetworkFacts> | null;
+  try {
+    network = await networkP;
+  } catch (err) {
+    await early?.catch(() => undefined);
+    throw err;
+  }
+  await early;
   if (network) {
     const items = take("network", network);
     inventory.network = items.length ? items[0] : emptyNetworkFacts();
@@ -206,18 +226,84 @@ export async function discover(
   return { inventory, index, attachments };
 }
 
-/** Evaluates every rule and applies drift and exemptions (pure). */
+/**
+ * One run's assessment (rules, drift, exemptions, remediation) in two stages. `early` takes every rule
+ * but the network ones, over an index without network facts, so a run can do it while discovery reads
+ * them; it yields between slices of findings. `finish` adds the network rules and the previous findings
+ * no evaluation matched, and returns the findings in report order (as `assess`, which is both at once).
+ */
+export class Assessment {
+  private readonly drift: DriftTracker;
+  private exemptions?: ExemptionMatcher;
+  private staged?: { evaluations: EarlyEvaluations; findings: (Finding | undefined)[] };
+
+  constructor(
+    private readonly previous: StoredState,
+    private readonly opts: { armPrivateLink: boolean; now: Date },
+  ) {
+    this.drift = new DriftTracker(previous.findings);
+  }
+
+  /** The early stage; each `yield` is a point where the caller may let other work run. */
+  *early(index: InventoryIndex, attachments: Attachment[], slice = 5000): Generator<void, void, undefined> {
+    if (this.staged) throw new Error("Assessment.early runs once");
+    const evaluations = evaluateEarly(index, attachments, { armPrivateLink: this.opts.armPrivateLink, previousKubelet: previousKubelets(this.previous.findings) });
+    this.exemptions = new ExemptionMatcher(index, this.previous.exemptions, this.opts.now);
+    const findings: (Finding | undefined)[] = [];
+    this.staged = { evaluations, findings };
+    for (let i = 0; i < evaluations.items.length; i++) {
+      if (i > 0 && i % slice === 0) yield;
+      findings.push(this.settle(this.drift.current(evaluations.items[i]), index));
+    }
+  }
+
+  /**
+   * Runs `early` to the end, letting pending callbacks run at each of its pauses; `settled` receives the
+   * early findings slice by slice as they are final (the network stage does not change them).
+   */
+  async earlyAsync(index: InventoryIndex, attachments: Attachment[], settled?: (findings: readonly Finding[]) => void): Promise<void> {
+    const pause = () => new Promise<void>((resolve) => setImmediate(resolve));
+    let done = 0;
+    const flush = () => {
+      const all = this.staged!.findings;
+      const slice: Finding[] = [];
+      for (; done < all.length; done++) if (all[done]) slice.push(all[done]!);
+      if (slice.length) settled?.(slice);
+    };
+    for (const _ of this.early(index, attachments)) {
+      flush();
+      await pause();
+    }
+    flush();
+  }
+
+  /** The network rules over the complete index, then the previous findings nothing matched. */
+  finish(index: InventoryIndex, attachments: Attachment[]): { findings: Finding[]; warnings: RunWarning[] } {
+    if (!this.staged) for (const _ of this.early(index, attachments));
+    const { evaluations, findings: early } = this.staged!;
+    const late = evaluateLate(index, evaluations).map((list) => list.map((e) => this.settle(this.drift.current(e), index)));
+    const findings: Finding[] = [];
+    for (const f of interleave(early, evaluations.network.map((n) => n.at), late)) if (f) findings.push(f);
+    for (const f of this.drift.notSeen(index, attachments)) findings.push(this.settle(f, index)!);
+    return { findings, warnings: this.exemptions!.warnings };
+  }
+
+  private settle(f: Finding | undefined, index: InventoryIndex): Finding | undefined {
+    if (!f) return undefined;
+    this.exemptions!.apply(f);
+    f.remediation = remediate(f, index);
+    return f;
+  }
+}
+
+/** Evaluates every rule and applies drift, exemptions and remediation (pure). */
 export function assess(
   index: InventoryIndex,
   attachments: Attachment[],
   previous: StoredState,
   opts: { armPrivateLink: boolean; now: Date },
 ): { findings: Finding[]; warnings: RunWarning[] } {
-  const evaluations = evaluateAll(index, attachments, { armPrivateLink: opts.armPrivateLink, previousKubelet: previousKubelets(previous.findings) });
-  const findings = applyDrift(evaluations, previous.findings, index, attachments);
-  const warnings = applyExemptions(findings, index, previous.exemptions, opts.now);
-  for (const f of findings) f.remediation = remediate(f, index);
-  return { findings, warnings };
+  return new Assessment(previous, opts).finish(index, attachments);
 }
 
 /** What to remember: current attachments, plus remembered pairs of clusters that are not visible now. */
@@ -270,14 +356,17 @@ export async function runAudit(
     let result: AuditResult;
     try {
       progress("discovering");
-      const { inventory, index, attachments } = await discover(deps.discovery, opts.scope, opts.cloud, previous, progress);
+      const assessment = new Assessment(previous, { armPrivateLink: opts.armPrivateLink, now: started });
+      const { inventory, index, attachments } = await discover(deps.discovery, opts.scope, opts.cloud, previous, progress, undefined, (early, atts) =>
+        assessment.earlyAsync(early, atts, deps.store.prepare ? (slice) => deps.store.prepare!(scopeKey, slice) : undefined),
+      );
       run.scopes = opts.scope.kind === "managementGroup" ? [`mg:${opts.scope.managementGroup}`] : inventory.subscriptions.map((s) => s.subscriptionId);
       run.missed = [
         ...inventory.failedSubscriptions.map((s) => `subscription:${s}`),
         ...inventory.missed.filter((q) => !/^(clusters|registries):/.test(q)).map((q) => `query:${q}`),
       ];
       progress("evaluating");
-      const { findings, warnings } = assess(index, attachments, previous, { armPrivateLink: opts.armPrivateLink, now: started });
+      const { findings, warnings } = assessment.finish(index, attachments);
       run.warnings = warnings;
       run.counts = countFindings(findings);
       run.status = run.missed.length ? "partial" : "succeeded";

@@ -35,57 +35,69 @@ export function dispositionOf(prev: Finding, idx: InventoryIndex, attachments: M
 }
 
 /**
- * Applies drift to this run's evaluations. `previous` is the committed state's findings (including those
- * reported `removed` last time, which now disappear).
+ * Drift of one run, one evaluation at a time (so a run can apply it to some rules' evaluations while it
+ * still reads what others need), then the previous findings no evaluation matched. `previous` is the
+ * committed state's findings (including those reported `removed` last time, which now disappear).
  */
-export function applyDrift(
-  evaluations: Evaluation[],
-  previous: Finding[],
-  idx: InventoryIndex,
-  attachments: Attachment[],
-): Finding[] {
-  const prevByKey = new Map<string, Finding>();
-  for (const p of previous) prevByKey.set(findingKey(p), p);
-  const attByKey = new Map<string, Attachment>();
-  for (const a of attachments) attByKey.set(`${normalizeId(a.clusterId)}|${normalizeId(a.registryId)}`, a);
+export class DriftTracker {
+  private readonly prevByKey = new Map<string, Finding>();
+  private readonly seen = new Set<string>();
 
-  const out: Finding[] = [];
-  const seen = new Set<string>();
-  for (const e of evaluations) {
+  constructor(private readonly previous: Finding[]) {
+    for (const p of previous) this.prevByKey.set(findingKey(p), p);
+  }
+
+  /** The evaluation as a finding with its change; undefined for a second evaluation of the same key. */
+  current(e: Evaluation): Finding | undefined {
     const k = findingKey(e);
-    if (seen.has(k)) continue;
-    seen.add(k);
-    const prev = prevByKey.get(k);
+    if (this.seen.has(k)) return undefined;
+    this.seen.add(k);
+    const prev = this.prevByKey.get(k);
     const subscriptionId = subscriptionOf(e.clusterId ?? e.registryId ?? "") ?? null;
-    if (!prev || prev.change === "removed") {
-      out.push({ ...e, change: "new", previousStatus: null, subscriptionId });
-    } else if (prev.status !== e.status) {
-      out.push({ ...e, change: "changed", previousStatus: prev.status, subscriptionId });
-    } else {
-      out.push({ ...e, change: "unchanged", previousStatus: null, subscriptionId });
-    }
+    if (!prev || prev.change === "removed") return { ...e, change: "new", previousStatus: null, subscriptionId };
+    if (prev.status !== e.status) return { ...e, change: "changed", previousStatus: prev.status, subscriptionId };
+    return { ...e, change: "unchanged", previousStatus: null, subscriptionId };
   }
-  for (const prev of previous) {
-    const k = findingKey(prev);
-    if (seen.has(k) || prev.change === "removed") continue;
-    seen.add(k);
-    const d = dispositionOf(prev, idx, attByKey);
-    if (d.kind === "removed") {
-      out.push({ ...prev, change: "removed", previousStatus: prev.status, evidence: { ...prev.evidence, removedBecause: d.why } });
-    } else {
-      const already = prev.status === "unknown" && prev.reason === NOT_VISIBLE;
-      const lastKnown = already ? (prev.evidence.lastKnownStatus ?? "unknown") : prev.status;
-      out.push({
-        ...prev,
-        status: "unknown",
-        reason: NOT_VISIBLE,
-        change: prev.status === "unknown" ? "unchanged" : "changed",
-        previousStatus: prev.status === "unknown" ? null : prev.status,
-        message: `Not visible in this run (${d.why}); last known status: ${String(lastKnown)}`,
-        evidence: already ? prev.evidence : { lastKnownStatus: prev.status, lastKnownReason: prev.reason, lastKnownEvidence: prev.evidence, notVisibleBecause: d.why },
-      });
+
+  /** The previous findings no evaluation matched: removed, or not visible. Call once, after every `current`. */
+  notSeen(idx: InventoryIndex, attachments: Attachment[]): Finding[] {
+    const attByKey = new Map<string, Attachment>();
+    for (const a of attachments) attByKey.set(`${normalizeId(a.clusterId)}|${normalizeId(a.registryId)}`, a);
+    const out: Finding[] = [];
+    for (const prev of this.previous) {
+      const k = findingKey(prev);
+      if (this.seen.has(k) || prev.change === "removed") continue;
+      this.seen.add(k);
+      const d = dispositionOf(prev, idx, attByKey);
+      if (d.kind === "removed") {
+        out.push({ ...prev, change: "removed", previousStatus: prev.status, evidence: { ...prev.evidence, removedBecause: d.why } });
+      } else {
+        const already = prev.status === "unknown" && prev.reason === NOT_VISIBLE;
+        const lastKnown = already ? (prev.evidence.lastKnownStatus ?? "unknown") : prev.status;
+        out.push({
+          ...prev,
+          status: "unknown",
+          reason: NOT_VISIBLE,
+          change: prev.status === "unknown" ? "unchanged" : "changed",
+          previousStatus: prev.status === "unknown" ? null : prev.status,
+          message: `Not visible in this run (${d.why}); last known status: ${String(lastKnown)}`,
+          evidence: already ? prev.evidence : { lastKnownStatus: prev.status, lastKnownReason: prev.reason, lastKnownEvidence: prev.evidence, notVisibleBecause: d.why },
+        });
+      }
     }
+    return out;
   }
+}
+
+/** Applies drift to a run's evaluations (see `DriftTracker`). */
+export function applyDrift(evaluations: Evaluation[], previous: Finding[], idx: InventoryIndex, attachments: Attachment[]): Finding[] {
+  const drift = new DriftTracker(previous);
+  const out: Finding[] = [];
+  for (const e of evaluations) {
+    const f = drift.current(e);
+    if (f) out.push(f);
+  }
+  for (const f of drift.notSeen(idx, attachments)) out.push(f);
   return out;
 }
 

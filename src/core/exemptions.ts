@@ -46,40 +46,45 @@ export function activeOn(expiresOn: string | null, today: string): boolean {
 }
 
 /**
- * Sets or clears `exemption` on every finding, returning warnings for malformed tag entries.
- * `now` decides expiry (UTC date).
+ * The exemptions of a run: tag entries of its clusters and registries (malformed ones become `warnings`)
+ * and the API's; `apply` sets or clears `exemption` on a finding. `now` decides expiry (UTC date).
  */
-export function applyExemptions(findings: Finding[], idx: InventoryIndex, api: ApiExemption[], now: Date): RunWarning[] {
-  const today = now.toISOString().slice(0, 10);
-  const warnings: RunWarning[] = [];
-  const tagged = new Map<string, { resourceId: string; entries: TagExemption[] }>();
-  const subjects = [...idx.inventory.clusters, ...idx.inventory.registries];
-  for (const s of subjects) {
-    const v = tagValue(s.tags, EXEMPT_TAG);
-    if (v === undefined) continue;
-    const { entries, malformed } = parseExemptTag(v);
-    for (const bad of malformed) {
-      warnings.push({
-        code: "MalformedExemptionTag",
-        message: `Tag ${EXEMPT_TAG} on ${s.id}: entry '${bad}' is not 'ruleId' or 'ruleId@YYYY-MM-DD' with a known rule ID; it exempts nothing`,
-        resourceId: s.id,
-      });
+export class ExemptionMatcher {
+  readonly warnings: RunWarning[] = [];
+  private readonly today: string;
+  private readonly tagged = new Map<string, { resourceId: string; entries: TagExemption[] }>();
+
+  constructor(idx: InventoryIndex, private readonly api: ApiExemption[], now: Date) {
+    this.today = now.toISOString().slice(0, 10);
+    for (const s of [...idx.inventory.clusters, ...idx.inventory.registries]) {
+      const v = tagValue(s.tags, EXEMPT_TAG);
+      if (v === undefined) continue;
+      const { entries, malformed } = parseExemptTag(v);
+      for (const bad of malformed) {
+        this.warnings.push({
+          code: "MalformedExemptionTag",
+          message: `Tag ${EXEMPT_TAG} on ${s.id}: entry '${bad}' is not 'ruleId' or 'ruleId@YYYY-MM-DD' with a known rule ID; it exempts nothing`,
+          resourceId: s.id,
+        });
+      }
+      this.tagged.set(s.id.toLowerCase(), { resourceId: s.id, entries });
     }
-    tagged.set(s.id.toLowerCase(), { resourceId: s.id, entries });
   }
-  for (const f of findings) {
+
+  apply(f: Finding): void {
+    const today = this.today;
     let exemption: Exemption | null = null;
-    const candidates = [f.clusterId, f.registryId].filter((x): x is string => !!x);
-    for (const id of candidates) {
-      const t = tagged.get(id.toLowerCase());
+    for (const id of [f.clusterId, f.registryId]) {
+      if (!id) continue;
+      const t = this.tagged.get(id.toLowerCase());
       const hit = t?.entries.find((e) => e.ruleId === f.ruleId && activeOn(e.expiresOn, today));
       if (hit) {
         exemption = { source: "tag", justification: `Tag ${EXEMPT_TAG} on ${t!.resourceId}`, expiresOn: hit.expiresOn, id: t!.resourceId };
         break;
       }
     }
-    if (!exemption) {
-      const hit = api.find(
+    if (!exemption && this.api.length) {
+      const hit = this.api.find(
         (e) =>
           e.ruleId === f.ruleId &&
           activeOn(e.expiresOn, today) &&
@@ -93,5 +98,11 @@ export function applyExemptions(findings: Finding[], idx: InventoryIndex, api: A
     if (!exemption && f.reason === "not-visible" && f.exemption && activeOn(f.exemption.expiresOn, today)) exemption = f.exemption;
     f.exemption = exemption;
   }
-  return warnings;
+}
+
+/** Sets or clears `exemption` on every finding, returning warnings for malformed tag entries. */
+export function applyExemptions(findings: Finding[], idx: InventoryIndex, api: ApiExemption[], now: Date): RunWarning[] {
+  const m = new ExemptionMatcher(idx, api, now);
+  for (const f of findings) m.apply(f);
+  return m.warnings;
 }

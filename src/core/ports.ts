@@ -190,6 +190,11 @@ export interface AuditStore {
    * writing only entities that differ, then records `run` as finished.
    */
   commitRun(scopeKey: string, run: RunRecord, previous: StoredState, next: NextState): Promise<void>;
+  /**
+   * Optional: per-finding work of a coming `commitRun` (encoding, keys) done ahead, while the run still
+   * waits on discovery. The findings must not change afterwards; `commitRun` needs no prior `prepare`.
+   */
+  prepare?(scopeKey: string, findings: readonly Finding[]): void;
   /** Records a run that could not finish; the committed state is untouched. */
   failRun(scopeKey: string, run: RunRecord): Promise<void>;
   listRuns(scopeKey: string, top: number): Promise<RunRecord[]>;

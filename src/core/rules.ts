@@ -257,20 +257,65 @@ export function attachmentRules(a: Attachment, idx: InventoryIndex, opts: RuleOp
   return [exists, ...pullRules(a, c, r, idx, opts), ...evaluateNetwork(c, r, idx), replicaNearby(c, r, idx)];
 }
 
-/** Every evaluation of a run: cluster rules for every cluster, attachment rules, registry rules. */
-export function evaluateAll(idx: InventoryIndex, attachments: Attachment[], opts: RuleOptions): Evaluation[] {
-  const out: Evaluation[] = [];
+/**
+ * A run's evaluations before the network facts are read: every rule but the network ones, in report
+ * order, and where each attachment's network evaluations go. The network rules are the only ones that
+ * read the last discovery round, so the rest can be evaluated while it runs.
+ */
+export interface EarlyEvaluations {
+  items: Evaluation[];
+  /** Attachments with a visible cluster and registry; their network evaluations go before `items[at]`. */
+  network: { at: number; attachment: Attachment }[];
+}
+
+/** Every evaluation but the network rules' (see `EarlyEvaluations`); `idx` need not hold network facts. */
+export function evaluateEarly(idx: InventoryIndex, attachments: Attachment[], opts: RuleOptions): EarlyEvaluations {
+  const items: Evaluation[] = [];
+  const network: EarlyEvaluations["network"] = [];
   for (const c of idx.inventory.clusters) {
-    out.push(kubeletManaged(c));
+    items.push(kubeletManaged(c));
     const changed = kubeletChanged(c, opts.previousKubelet.get(c.id.toLowerCase()));
-    if (changed) out.push(changed);
+    if (changed) items.push(changed);
   }
   const attachedRegistries = new Map<string, Registry>();
   for (const a of attachments) {
-    out.push(...attachmentRules(a, idx, opts));
+    const c = idx.clusters.get(a.clusterId);
     const r = idx.registries.get(a.registryId);
     if (r) attachedRegistries.set(r.id.toLowerCase(), r);
+    if (!c) continue;
+    items.push(registryExists(a, idx));
+    if (!r) continue;
+    items.push(...pullRules(a, c, r, idx, opts));
+    network.push({ at: items.length, attachment: a });
+    items.push(replicaNearby(c, r, idx));
   }
-  for (const r of attachedRegistries.values()) out.push(...registryRules(r));
+  for (const r of attachedRegistries.values()) items.push(...registryRules(r));
+  return { items, network };
+}
+
+/** The network evaluations of `early.network`, one list per entry, over the index with the network facts. */
+export function evaluateLate(idx: InventoryIndex, early: EarlyEvaluations): Evaluation[][] {
+  return early.network.map(({ attachment: a }) => {
+    const c = idx.clusters.get(a.clusterId);
+    const r = idx.registries.get(a.registryId);
+    return c && r ? evaluateNetwork(c, r, idx) : [];
+  });
+}
+
+/** `items` with each `inserts[i]` placed before `items[at[i]]` (positions ascending): the report order. */
+export function interleave<T>(items: T[], at: number[], inserts: T[][]): T[] {
+  const out: T[] = [];
+  let from = 0;
+  at.forEach((pos, i) => {
+    for (; from < pos; from++) out.push(items[from]);
+    for (const x of inserts[i]) out.push(x);
+  });
+  for (; from < items.length; from++) out.push(items[from]);
   return out;
+}
+
+/** Every evaluation of a run: cluster rules for every cluster, attachment rules, registry rules. */
+export function evaluateAll(idx: InventoryIndex, attachments: Attachment[], opts: RuleOptions): Evaluation[] {
+  const early = evaluateEarly(idx, attachments, opts);
+  return interleave(early.items, early.network.map((n) => n.at), evaluateLate(idx, early));
 }

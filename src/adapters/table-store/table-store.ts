@@ -244,6 +244,8 @@ export class TableAuditStore implements AuditStore {
   private readonly snapshotReads: boolean;
   private readonly groupSlotBytes: number;
   private phases: CommitPhases | undefined;
+  /** Findings encoded ahead of their commit (`prepare`), with the scope they were encoded for. */
+  private readonly prepared = new WeakMap<Finding, { scopeKey: string; json: string; copies: CopyAddress[] }>();
   private readonly snapStats: SnapshotStats = { loads: 0, snapshotHits: 0, fallbacks: 0, reasons: {}, written: 0 };
 
   private constructor(findings: TableClient, runs: TableClient, state: TableClient, opts: TableStoreClientOptions) {
@@ -578,6 +580,17 @@ export class TableAuditStore implements AuditStore {
   // ------------------------------------------------------------------------------------------------------
   // Commit
 
+  /** Encodes findings and computes their copies' keys ahead of the commit (the audit calls it while discovery waits). */
+  prepare(scopeKey: string, findings: readonly Finding[]): void {
+    for (const f of findings) this.prepared.set(f, { scopeKey, json: encodeFinding(f), copies: keys.copies(scopeKey, f) });
+  }
+
+  private encoded(scopeKey: string, f: Finding): { json: string; copies?: CopyAddress[] } {
+    const p = this.prepared.get(f);
+    if (p && p.scopeKey === scopeKey) return p;
+    return { json: encodeFinding(f) };
+  }
+
   async commitRun(scopeKey: string, run: RunRecord, previous: StoredState, next: NextState): Promise<void> {
     const cached = this.cache.get(scopeKey);
     this.cache.delete(scopeKey);
@@ -740,13 +753,18 @@ export class TableAuditStore implements AuditStore {
       prev.set(findingKey(f), { f, stored: e.stored, canonical: e.canonical });
     }
     const nxt = new Map<string, { f: Finding; json: string }>();
-    for (const f of next.findings) nxt.set(findingKey(f), { f, json: encodeFinding(f) });
+    const copiesOf = new Map<string, CopyAddress[]>();
+    for (const f of next.findings) {
+      const k = findingKey(f);
+      const e = this.encoded(scopeKey, f);
+      nxt.set(k, { f, json: e.json });
+      if (e.copies) copiesOf.set(k, e.copies);
+    }
     const dirty = new Map<string, DirtyGroup>();
     const mark = (c: CopyAddress) => {
       const id = writeKey(c.partitionKey, c.group);
       if (!dirty.has(id)) dirty.set(id, { partitionKey: c.partitionKey, group: c.group, items: [] });
     };
-    const copiesOf = new Map<string, CopyAddress[]>();
     const copies = (k: string, f: Finding) => {
       let c = copiesOf.get(k);
       if (!c) copiesOf.set(k, (c = keys.copies(scopeKey, f)));

@@ -228,3 +228,23 @@ describe("state round trip", () => {
     expect((await store.loadState("tenant")).generation).toBe(1);
   });
 });
+
+describe("prepare (encoding ahead of the commit)", () => {
+  test("a commit of prepared findings stores exactly what an unprepared one stores; a finding prepared for another scope is encoded again", async () => {
+    const plain = await newStore();
+    const ahead = await newStore();
+    const next = estate(8, 3);
+    ahead.prepare("elsewhere", next.findings.slice(0, 5)); // another scope: its keys would be wrong here
+    ahead.prepare("tenant", next.findings.slice(5));
+    await commit(plain, "tenant", next);
+    await commit(ahead, "tenant", next);
+    const rows = async (s: typeof plain) =>
+      (await rawEntities(rawTable(s, "findings")))
+        .map((e) => ({ ...e, etag: undefined, timestamp: undefined, odata: undefined }))
+        .map((e) => JSON.stringify(Object.keys(e).sort().map((k) => [k, k.startsWith("b") ? Buffer.from(e[k] as Uint8Array).toString("base64") : e[k]])));
+    const [a, b] = [await rows(plain), await rows(ahead)];
+    expect(a.length).toBeGreaterThan(0);
+    expect(b.sort()).toEqual(a.sort());
+    expect(comparable(await ahead.loadState("tenant"))).toEqual(comparable(next));
+  });
+});
