@@ -47,10 +47,25 @@ export function encodeFinding(f: Finding): string {
   return encodeFindingParts(f).stored;
 }
 
+/** Characters the longest drift values (`change` "unchanged", `previousStatus` "unknown") take in the JSON. */
+const LONGEST_DRIFT_CHARS = JSON.stringify("unchanged").length + JSON.stringify("unknown").length;
+
+/**
+ * Length of the finding's JSON with the longest drift values. Whether a finding is cut depends on this, not
+ * on its own drift values: a finding near the limit is then stored the same whatever its `change`, and an
+ * unchanged run does not rewrite it because its change went from "new" to "unchanged".
+ */
+function sizedWithLongestDrift(f: Finding, json: string): number {
+  if (typeof f.change !== "string" || (f.previousStatus !== null && typeof f.previousStatus !== "string")) {
+    return canonicalJson({ ...f, change: "unchanged", previousStatus: "unknown" }).length;
+  }
+  return json.length - JSON.stringify(f.change).length - JSON.stringify(f.previousStatus).length + LONGEST_DRIFT_CHARS;
+}
+
 /** `encodeFinding`, and the finding's whole canonical JSON (computed on the way: equal unless cut). */
 export function encodeFindingParts(f: Finding): { stored: string; canonical: string } {
   const json = canonicalJson(f);
-  return { stored: json.length <= MAX_STRING_CHARS ? json : cutFinding(f), canonical: json };
+  return { stored: sizedWithLongestDrift(f, json) <= MAX_STRING_CHARS ? json : cutFinding(f), canonical: json };
 }
 
 function cutFinding(f: Finding): string {
