@@ -28,7 +28,7 @@ import type {
 } from "./ports.js";
 import { scopeKeyOf } from "./ports.js";
 import { normalizeId, parentOf, roleDefinitionGuid, subscriptionOf, uniqueIds } from "./resource-id.js";
-import { evaluateEarly, evaluateLate, hasManagedKubelet, interleave, type EarlyEvaluations } from "./rules.js";
+import { earlySteps, evaluateLate, hasManagedKubelet, interleave, type EarlyEvaluations } from "./rules.js";
 import { remediate } from "./remediation.js";
 
 export class AuditError extends Error {
@@ -235,7 +235,7 @@ export async function discover(
 export class Assessment {
   private readonly drift: DriftTracker;
   private exemptions?: ExemptionMatcher;
-  private staged?: { evaluations: EarlyEvaluations; findings: (Finding | undefined)[] };
+  private staged?: { network: EarlyEvaluations["network"]; findings: (Finding | undefined)[] };
 
   constructor(
     private readonly previous: StoredState,
@@ -244,24 +244,33 @@ export class Assessment {
     this.drift = new DriftTracker(previous.findings);
   }
 
-  /** The early stage; each `yield` is a point where the caller may let other work run. */
-  *early(index: InventoryIndex, attachments: Attachment[], slice = 5000): Generator<void, void, undefined> {
+  /**
+   * The early stage; each `yield` (every `slice` findings) is a point where the caller may let other work
+   * run: during discovery, the responses of the network rounds, which must not wait long for it.
+   */
+  *early(index: InventoryIndex, attachments: Attachment[], slice = 64): Generator<void, void, undefined> {
     if (this.staged) throw new Error("Assessment.early runs once");
-    const evaluations = evaluateEarly(index, attachments, { armPrivateLink: this.opts.armPrivateLink, previousKubelet: previousKubelets(this.previous.findings) });
-    this.exemptions = new ExemptionMatcher(index, this.previous.exemptions, this.opts.now);
+    const network: EarlyEvaluations["network"] = [];
     const findings: (Finding | undefined)[] = [];
-    this.staged = { evaluations, findings };
-    for (let i = 0; i < evaluations.items.length; i++) {
-      if (i > 0 && i % slice === 0) yield;
-      findings.push(this.settle(this.drift.current(evaluations.items[i]), index));
+    this.staged = { network, findings };
+    this.exemptions = new ExemptionMatcher(index, this.previous.exemptions, this.opts.now);
+    const opts = { armPrivateLink: this.opts.armPrivateLink, previousKubelet: previousKubelets(this.previous.findings) };
+    for (const step of earlySteps(index, attachments, opts)) {
+      if ("networkOf" in step) {
+        network.push({ at: findings.length, attachment: step.networkOf });
+        continue;
+      }
+      findings.push(this.settle(this.drift.current(step), index));
+      if (findings.length % slice === 0) yield;
     }
   }
 
   /**
-   * Runs `early` to the end, letting pending callbacks run at each of its pauses; `settled` receives the
-   * early findings slice by slice as they are final (the network stage does not change them).
+   * Runs `early` to the end, pausing every few milliseconds so that pending callbacks run (each step of a
+   * network round trip waits at most one pause); `settled` receives the early findings slice by slice as
+   * they are final (the network stage does not change them).
    */
-  async earlyAsync(index: InventoryIndex, attachments: Attachment[], settled?: (findings: readonly Finding[]) => void): Promise<void> {
+  async earlyAsync(index: InventoryIndex, attachments: Attachment[], settled?: (findings: readonly Finding[]) => void, sliceMs = 3): Promise<void> {
     const pause = () => new Promise<void>((resolve) => setImmediate(resolve));
     let done = 0;
     const flush = () => {
@@ -270,9 +279,12 @@ export class Assessment {
       for (; done < all.length; done++) if (all[done]) slice.push(all[done]!);
       if (slice.length) settled?.(slice);
     };
+    let since = performance.now();
     for (const _ of this.early(index, attachments)) {
+      if (performance.now() - since < sliceMs) continue;
       flush();
       await pause();
+      since = performance.now();
     }
     flush();
   }
@@ -280,10 +292,10 @@ export class Assessment {
   /** The network rules over the complete index, then the previous findings nothing matched. */
   finish(index: InventoryIndex, attachments: Attachment[]): { findings: Finding[]; warnings: RunWarning[] } {
     if (!this.staged) for (const _ of this.early(index, attachments));
-    const { evaluations, findings: early } = this.staged!;
-    const late = evaluateLate(index, evaluations).map((list) => list.map((e) => this.settle(this.drift.current(e), index)));
+    const { network, findings: early } = this.staged!;
+    const late = evaluateLate(index, { network }).map((list) => list.map((e) => this.settle(this.drift.current(e), index)));
     const findings: Finding[] = [];
-    for (const f of interleave(early, evaluations.network.map((n) => n.at), late)) if (f) findings.push(f);
+    for (const f of interleave(early, network.map((n) => n.at), late)) if (f) findings.push(f);
     for (const f of this.drift.notSeen(index, attachments)) findings.push(this.settle(f, index)!);
     return { findings, warnings: this.exemptions!.warnings };
   }

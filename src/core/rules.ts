@@ -268,14 +268,15 @@ export interface EarlyEvaluations {
   network: { at: number; attachment: Attachment }[];
 }
 
-/** Every evaluation but the network rules' (see `EarlyEvaluations`); `idx` need not hold network facts. */
-export function evaluateEarly(idx: InventoryIndex, attachments: Attachment[], opts: RuleOptions): EarlyEvaluations {
-  const items: Evaluation[] = [];
-  const network: EarlyEvaluations["network"] = [];
+/** One step of the early evaluation: an evaluation, or the place of an attachment's network evaluations. */
+export type EarlyStep = Evaluation | { networkOf: Attachment };
+
+/** The early evaluation one step at a time (see `EarlyEvaluations`); `idx` need not hold network facts. */
+export function* earlySteps(idx: InventoryIndex, attachments: Attachment[], opts: RuleOptions): Generator<EarlyStep, void, undefined> {
   for (const c of idx.inventory.clusters) {
-    items.push(kubeletManaged(c));
+    yield kubeletManaged(c);
     const changed = kubeletChanged(c, opts.previousKubelet.get(c.id.toLowerCase()));
-    if (changed) items.push(changed);
+    if (changed) yield changed;
   }
   const attachedRegistries = new Map<string, Registry>();
   for (const a of attachments) {
@@ -283,18 +284,28 @@ export function evaluateEarly(idx: InventoryIndex, attachments: Attachment[], op
     const r = idx.registries.get(a.registryId);
     if (r) attachedRegistries.set(r.id.toLowerCase(), r);
     if (!c) continue;
-    items.push(registryExists(a, idx));
+    yield registryExists(a, idx);
     if (!r) continue;
-    items.push(...pullRules(a, c, r, idx, opts));
-    network.push({ at: items.length, attachment: a });
-    items.push(replicaNearby(c, r, idx));
+    yield* pullRules(a, c, r, idx, opts);
+    yield { networkOf: a };
+    yield replicaNearby(c, r, idx);
   }
-  for (const r of attachedRegistries.values()) items.push(...registryRules(r));
+  for (const r of attachedRegistries.values()) yield* registryRules(r);
+}
+
+/** Every evaluation but the network rules' (see `EarlyEvaluations`). */
+export function evaluateEarly(idx: InventoryIndex, attachments: Attachment[], opts: RuleOptions): EarlyEvaluations {
+  const items: Evaluation[] = [];
+  const network: EarlyEvaluations["network"] = [];
+  for (const s of earlySteps(idx, attachments, opts)) {
+    if ("networkOf" in s) network.push({ at: items.length, attachment: s.networkOf });
+    else items.push(s);
+  }
   return { items, network };
 }
 
 /** The network evaluations of `early.network`, one list per entry, over the index with the network facts. */
-export function evaluateLate(idx: InventoryIndex, early: EarlyEvaluations): Evaluation[][] {
+export function evaluateLate(idx: InventoryIndex, early: Pick<EarlyEvaluations, "network">): Evaluation[][] {
   return early.network.map(({ attachment: a }) => {
     const c = idx.clusters.get(a.clusterId);
     const r = idx.registries.get(a.registryId);

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "vitest";
 import { createHash } from "node:crypto";
 import { keys, MAX_STRING_CHARS, TRUNCATION_MARKER } from "../../../src/adapters/table-store/index.js";
+import { canonicalJson, encodeFinding } from "../../../src/adapters/table-store/codec.js";
 import type { Finding } from "../../../src/core/findings.js";
 import type { NextState } from "../../../src/core/ports.js";
 import {
@@ -115,6 +116,29 @@ describe("state round trip", () => {
     expect(stored.message).toBe(big.message);
     const before = store.entityWrites();
     await commit(store, "tenant", { findings: [asUnchanged(big)], attachments: [] });
+    expect(store.entityWrites() - before).toBe(3);
+  });
+
+  test("a finding within a few characters of the limit is cut (or not) whatever its change, so an unchanged run does not rewrite it", async () => {
+    const base = finding({ ruleId: "pull.granted", clusterId: clusterId(3), registryId: registryId(3), evidence: { pad: "" } });
+    // Pad the evidence so that the "new" form is just under the limit and the "unchanged" form just over.
+    const asNew: Finding = { ...base, change: "new", previousStatus: null };
+    const pad = MAX_STRING_CHARS - encodeFinding(asNew).length - 2;
+    const near: Finding = { ...asNew, evidence: { pad: "x".repeat(pad) } };
+    expect(canonicalJson(near).length).toBeLessThanOrEqual(MAX_STRING_CHARS);
+    expect(canonicalJson({ ...near, change: "unchanged" }).length).toBeGreaterThan(MAX_STRING_CHARS);
+    const storedNew = JSON.parse(encodeFinding(near)) as Finding;
+    const storedUnchanged = JSON.parse(encodeFinding({ ...near, change: "unchanged" })) as Finding;
+    expect(storedNew.evidence[TRUNCATION_MARKER]).toBeTruthy();
+    expect({ ...storedNew, change: "unchanged" }).toEqual(storedUnchanged);
+    const under = JSON.parse(encodeFinding({ ...near, evidence: { pad: "x".repeat(pad - 30) } })) as Finding;
+    expect(under.evidence[TRUNCATION_MARKER]).toBeUndefined(); // under the limit whatever its change: kept whole
+    expect(under.evidence.pad).toHaveLength(pad - 30);
+    // Through the store: the first commit ("new"), then the same finding unchanged: no group rewritten.
+    const store = await newStore();
+    await commit(store, "tenant", { findings: [near], attachments: [] });
+    const before = store.entityWrites();
+    await commit(store, "tenant", { findings: [asUnchanged(near)], attachments: [] });
     expect(store.entityWrites() - before).toBe(3);
   });
 
@@ -240,7 +264,7 @@ describe("prepare (encoding ahead of the commit)", () => {
     await commit(ahead, "tenant", next);
     const rows = async (s: typeof plain) =>
       (await rawEntities(rawTable(s, "findings")))
-        .map((e) => ({ ...e, etag: undefined, timestamp: undefined, odata: undefined }))
+        .map((e): Record<string, unknown> => ({ ...e, etag: undefined, timestamp: undefined, odata: undefined }))
         .map((e) => JSON.stringify(Object.keys(e).sort().map((k) => [k, k.startsWith("b") ? Buffer.from(e[k] as Uint8Array).toString("base64") : e[k]])));
     const [a, b] = [await rows(plain), await rows(ahead)];
     expect(a.length).toBeGreaterThan(0);
