@@ -236,6 +236,7 @@ export class Assessment {
   private readonly drift: DriftTracker;
   private exemptions?: ExemptionMatcher;
   private staged?: { network: EarlyEvaluations["network"]; findings: (Finding | undefined)[] };
+  private started = false;
 
   constructor(
     private readonly previous: StoredState,
@@ -249,7 +250,8 @@ export class Assessment {
    * run: during discovery, the responses of the network rounds, which must not wait long for it.
    */
   *early(index: InventoryIndex, attachments: Attachment[], slice = 64): Generator<void, void, undefined> {
-    if (this.staged) throw new Error("Assessment.early runs once");
+    if (this.started) throw new Error("Assessment.early runs once");
+    this.started = true;
     const network: EarlyEvaluations["network"] = [];
     const findings: (Finding | undefined)[] = [];
     this.staged = { network, findings };
@@ -291,12 +293,15 @@ export class Assessment {
 
   /** The network rules over the complete index, then the previous findings nothing matched. */
   finish(index: InventoryIndex, attachments: Attachment[]): { findings: Finding[]; warnings: RunWarning[] } {
-    if (!this.staged) for (const _ of this.early(index, attachments));
-    const { network, findings: early } = this.staged!;
+    if (!this.started) for (const _ of this.early(index, attachments));
+    if (!this.staged) throw new Error("Assessment.finish runs once, after early");
+    const { network, findings: early } = this.staged;
+    this.staged = undefined; // the run holds the findings; the staging and drift's key sets are not needed past here
     const late = evaluateLate(index, { network }).map((list) => list.map((e) => this.settle(this.drift.current(e), index)));
     const findings: Finding[] = [];
     for (const f of interleave(early, network.map((n) => n.at), late)) if (f) findings.push(f);
     for (const f of this.drift.notSeen(index, attachments)) findings.push(this.settle(f, index)!);
+    this.drift.release();
     return { findings, warnings: this.exemptions!.warnings };
   }
 

@@ -59,6 +59,12 @@ export class DriftTracker {
     return { ...e, change: "unchanged", previousStatus: null, subscriptionId };
   }
 
+  /** Forgets what it tracked (the run is over). */
+  release(): void {
+    this.prevByKey.clear();
+    this.seen.clear();
+  }
+
   /** The previous findings no evaluation matched: removed, or not visible. Call once, after every `current`. */
   notSeen(idx: InventoryIndex, attachments: Attachment[]): Finding[] {
     const attByKey = new Map<string, Attachment>();
