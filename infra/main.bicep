@@ -51,6 +51,11 @@ param retentionDays int = 90
 @maxLength(40)
 param auditTablePrefix string = 'acraudit'
 
+@description('Key that signs the API\'s continuation tokens (app setting AUDIT_API_TOKEN_SECRET). The default is new on every deployment, which only ends the nextLinks handed out before it.')
+@secure()
+@minLength(32)
+param apiTokenSecret string = newGuid()
+
 @description('Subscription IDs on which the auditor identity gets Reader (one deployment per subscription). Leave empty when Reader is granted at a management group.')
 param auditSubscriptionIds string[] = []
 
@@ -192,6 +197,7 @@ module functionApp 'modules/function-app.bicep' = {
     retentionDays: retentionDays
     auditTableEndpoint: storage.outputs.tableEndpoint
     auditTablePrefix: auditTablePrefix
+    apiTokenSecret: apiTokenSecret
   }
   // The host reads its storage and telemetry with the identity from the first start.
   dependsOn: [

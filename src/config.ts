@@ -25,6 +25,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   { name: "AUDIT_STORAGE_CONNECTION_STRING", description: "Local development only: a Table Storage connection string (Azurite). Ignored when AUDIT_TABLE_ENDPOINT is set.", sample: "UseDevelopmentStorage=true", required: false },
   { name: "AUDIT_TABLE_PREFIX", description: "Prefix of the table names.", sample: "acraudit", required: false },
   { name: "AUDIT_ESTATE_FILE", description: "Local development only: audit this estate file through the ARM simulator instead of Azure.", sample: "samples/contoso.estate.json", required: false },
+  { name: "AUDIT_API_TOKEN_SECRET", description: "Key (at least 32 characters) that signs the API's nextLink continuation tokens; empty: a built-in key (tokens still cannot be forged into another store's data).", sample: "", required: false },
   { name: "APPLICATIONINSIGHTS_CONNECTION_STRING", description: "Application Insights connection string; telemetry is off when empty.", sample: "", required: false },
   { name: "APPLICATIONINSIGHTS_AUTHENTICATION_STRING", description: "Authorization=AAD;ClientId=<id> for Entra ID authentication to Application Insights (local auth disabled).", sample: "", required: false },
 ];
@@ -42,6 +43,8 @@ export interface AppConfig {
   estateFile?: string;
   appInsightsConnectionString?: string;
   appInsightsAuthenticationString?: string;
+  /** Signs API continuation tokens (AUDIT_API_TOKEN_SECRET); never logged. */
+  apiTokenSecret?: string;
 }
 
 export class ConfigError extends Error {
@@ -117,6 +120,11 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     problems.push("APPLICATIONINSIGHTS_AUTHENTICATION_STRING: must be 'Authorization=AAD' optionally followed by ';ClientId=<guid>'");
   }
 
+  const apiTokenSecret = get("AUDIT_API_TOKEN_SECRET");
+  if (apiTokenSecret !== undefined && apiTokenSecret.length < 32) {
+    problems.push(`AUDIT_API_TOKEN_SECRET: must be at least 32 characters (it has ${apiTokenSecret.length})`);
+  }
+
   if (problems.length) throw new ConfigError(problems);
   return {
     schedule,
@@ -131,5 +139,6 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     estateFile: get("AUDIT_ESTATE_FILE"),
     appInsightsConnectionString: ai,
     appInsightsAuthenticationString: aiAuth,
+    apiTokenSecret,
   };
 }

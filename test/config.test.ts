@@ -3,6 +3,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, test } from "vitest";
 import { ConfigError, loadConfig, SETTINGS } from "../src/config.js";
+import { readDepsOf } from "../src/api/reads.js";
+import type { AuditStore } from "../src/core/ports.js";
 
 const ROOT = path.join(__dirname, "..");
 /** Settings the Functions host itself reads (not the app). */
@@ -106,6 +108,18 @@ describe("loadConfig", () => {
       }),
     );
     expect(config.appInsightsAuthenticationString).toBe("Authorization=AAD;ClientId=11111111-2222-3333-4444-555555555555");
+  });
+
+  test("AUDIT_API_TOKEN_SECRET: optional, at least 32 characters, and it keys the API's continuation tokens", () => {
+    expect(loadConfig(sampleEnv({})).apiTokenSecret).toBeUndefined();
+    expect(() => loadConfig(sampleEnv({ AUDIT_API_TOKEN_SECRET: "short" }))).toThrow(/AUDIT_API_TOKEN_SECRET: must be at least 32 characters \(it has 5\)/);
+    const secret = "0123456789abcdef0123456789abcdef";
+    const config = loadConfig(sampleEnv({ AUDIT_API_TOKEN_SECRET: secret }));
+    expect(config.apiTokenSecret).toBe(secret);
+    const key = (apiTokenSecret?: string) => readDepsOf({ store: {} as AuditStore, scopeKey: "tenant", config: { ...config, apiTokenSecret } }).tokenKey.toString("hex");
+    expect(key(secret)).toBe(key(secret));
+    expect(key(secret)).not.toBe(key(undefined));
+    expect(key(secret)).not.toBe(key(secret.replace("0", "1")));
   });
 });
 

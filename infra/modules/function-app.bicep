@@ -47,6 +47,10 @@ param auditTableEndpoint string
 @description('Prefix of the audit table names (AUDIT_TABLE_PREFIX).')
 param auditTablePrefix string
 
+@description('Key that signs the API\'s continuation tokens (AUDIT_API_TOKEN_SECRET).')
+@secure()
+param apiTokenSecret string
+
 @description('Memory of each instance in MB.')
 @allowed([
   512
@@ -166,6 +170,7 @@ resource functionApp 'Microsoft.Web/sites@2025-03-01' = {
       RETENTION_DAYS: string(retentionDays)
       AUDIT_TABLE_ENDPOINT: auditTableEndpoint
       AUDIT_TABLE_PREFIX: auditTablePrefix
+      AUDIT_API_TOKEN_SECRET: apiTokenSecret
     }
   }
 

@@ -115,11 +115,8 @@ export async function changesPage(deps: ReadDeps, run: RunRecord, top: number, s
 
 export type { FindingQuery };
 
-/** What the read operations need from the runtime; `env` may hold AUDIT_API_TOKEN_SECRET. */
-export function readDepsOf(
-  rt: { store: AuditStore; scopeKey: string; config: { tableEndpoint?: string; tablePrefix: string } },
-  env: Record<string, string | undefined>,
-): ReadDeps {
+/** What the read operations need from the runtime (the token key from AUDIT_API_TOKEN_SECRET, when set). */
+export function readDepsOf(rt: { store: AuditStore; scopeKey: string; config: { tableEndpoint?: string; tablePrefix: string; apiTokenSecret?: string } }): ReadDeps {
   const storeIdentity = `${rt.config.tableEndpoint ?? "local"}|${rt.config.tablePrefix}`;
-  return { store: rt.store, scopeKey: rt.scopeKey, tokenKey: tokenKey(env.AUDIT_API_TOKEN_SECRET, storeIdentity, rt.scopeKey) };
+  return { store: rt.store, scopeKey: rt.scopeKey, tokenKey: tokenKey(rt.config.apiTokenSecret, storeIdentity, rt.scopeKey) };
 }

@@ -33,7 +33,7 @@ async function* csvExport(deps: ReadDeps, filter: FindingsFilter, first: { items
 export const findingsList = handler("findings-list", async (request: HttpRequest, context: InvocationContext) => {
   const req = parseFindingsQuery(request.query);
   const rt = await getRuntime();
-  const deps = readDepsOf(rt, process.env);
+  const deps = readDepsOf(rt);
   const csv = wantsCsv(request, req.format);
   if (csv && !req.topGiven && req.skipToken === undefined) {
     // The whole result, streamed; the first page is read before answering so a bad request still gets a 400.

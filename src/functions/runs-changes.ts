@@ -16,7 +16,7 @@ export const runsChanges = handler("runs-changes", async (request: HttpRequest) 
   const top = q.has("top") ? intValue("top", q.get("top")!, 1, MAX_TOP) : DEFAULT_TOP;
   const rt = await getRuntime();
   const run = await findRun(rt.store, rt.scopeKey, runId);
-  const page = await changesPage(readDepsOf(rt, process.env), run, top, q.get(SKIP_TOKEN));
+  const page = await changesPage(readDepsOf(rt), run, top, q.get(SKIP_TOKEN));
   const nextLink = page.next ? linkWithQuery(request, { [SKIP_TOKEN]: page.next }) : undefined;
   return jsonResponse(200, { value: page.items.map(findingJson), ...(nextLink ? { nextLink } : {}) });
 });

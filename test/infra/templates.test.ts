@@ -286,7 +286,8 @@ describe.skipIf(!compiler.bin)("Bicep templates (compiled ARM JSON)", () => {
         const expr = fnParams[p]?.value;
         const m = /^\[parameters\('(\w+)'\)\]$/.exec(String(expr));
         if (!m) throw new Error(`function-app parameter ${p} is not a main parameter: ${String(expr)}`);
-        return main().parameters?.[m[1]].defaultValue;
+        const v = main().parameters?.[m[1]].defaultValue;
+        return v === "[newGuid()]" ? "00000000-0000-4000-8000-00000000000a" : v;
       };
       // Values that exist only after deployment get realistic stand-ins.
       const runtime: Record<string, string> = {
@@ -313,6 +314,11 @@ describe.skipIf(!compiler.bin)("Bicep templates (compiled ARM JSON)", () => {
       expect(cfg.retentionDays).toBe(90);
       expect(cfg.tablePrefix).toBe("acraudit");
       expect(cfg.scope).toEqual({ kind: "tenant" });
+      expect(cfg.apiTokenSecret).toHaveLength(36);
+      // The token key is a secure parameter (never in the deployment's outputs or history), new per deployment by default.
+      expect(main().parameters?.apiTokenSecret).toMatchObject({ type: "securestring", defaultValue: "[newGuid()]", minLength: 32 });
+      expect(tpl("infra/modules/function-app.json").parameters?.apiTokenSecret.type).toBe("securestring");
+      expect(settings.AUDIT_API_TOKEN_SECRET).toBe("[parameters('apiTokenSecret')]");
     });
 
     test("the audit tables and the deployment container exist, named from AUDIT_TABLE_PREFIX", () => {
