@@ -333,6 +333,15 @@ export function attachmentsToRemember(index: InventoryIndex, attachments: Attach
   return out;
 }
 
+/** Work ahead for the store; a failure there is not the run's: the commit encodes again and reports it. */
+function prepareQuietly(store: AuditStore, scopeKey: string, findings: readonly Finding[]): void {
+  try {
+    store.prepare?.(scopeKey, findings);
+  } catch {
+    // commitRun does the same work and fails the run as StoreFailed if it still fails
+  }
+}
+
 /** Runs one audit of a scope under the run lease and stores it. */
 export async function runAudit(
   deps: { discovery: DiscoveryPort; store: AuditStore },
@@ -375,7 +384,7 @@ export async function runAudit(
       progress("discovering");
       const assessment = new Assessment(previous, { armPrivateLink: opts.armPrivateLink, now: started });
       const { inventory, index, attachments } = await discover(deps.discovery, opts.scope, opts.cloud, previous, progress, undefined, (early, atts) =>
-        assessment.earlyAsync(early, atts, deps.store.prepare ? (slice) => deps.store.prepare!(scopeKey, slice) : undefined),
+        assessment.earlyAsync(early, atts, deps.store.prepare ? (slice) => prepareQuietly(deps.store, scopeKey, slice) : undefined),
       );
       run.scopes = opts.scope.kind === "managementGroup" ? [`mg:${opts.scope.managementGroup}`] : inventory.subscriptions.map((s) => s.subscriptionId);
       run.missed = [

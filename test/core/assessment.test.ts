@@ -15,7 +15,8 @@ import type { ApiExemption, DiscoveryPort, StoredState } from "../../src/core/po
 import { remediate } from "../../src/core/remediation.js";
 import { evaluateAll } from "../../src/core/rules.js";
 import { loadEstateFile } from "../../src/adapters/simulator/index.js";
-import { simulatorDiscovery } from "../helpers/harness.js";
+import { auditEstate, simulatorDiscovery } from "../helpers/harness.js";
+import { newStore } from "../adapters/table-store/fixtures.js";
 
 const ROOT = path.join(__dirname, "../..");
 const NOW = new Date("2026-11-25T00:00:00Z");
@@ -118,5 +119,28 @@ describe("staged assessment", () => {
     ).rejects.toThrow("network round failed");
     expect(settled).toBe(true);
     expect(() => [...assessment.early({} as InventoryIndex, [])]).toThrow(/once/);
+  });
+
+  test("runAudit on a real store: findings are prepared during discovery; a prepare that throws does not fail the run", async () => {
+    const file = path.join(ROOT, "samples/contoso.estate.json");
+    const store = await newStore();
+    const prepared: number[] = [];
+    const real = store.prepare.bind(store);
+    store.prepare = (scope, findings) => {
+      prepared.push(findings.length);
+      real(scope, findings);
+    };
+    const first = await auditEstate(file, store);
+    expect(first.run.status).toBe("succeeded");
+    const early = first.findings.filter((f) => !f.ruleId.startsWith("network."));
+    expect(prepared.reduce((a, b) => a + b, 0)).toBe(early.length);
+
+    const failing = await newStore();
+    failing.prepare = () => {
+      throw new Error("encoding failed");
+    };
+    const r = await auditEstate(file, failing);
+    expect(r.run.status).toBe("succeeded");
+    expect((await failing.loadState("tenant")).findings).toHaveLength(r.findings.length);
   });
 });
