@@ -247,16 +247,6 @@ export function replicaNearby(c: Cluster, r: Registry, idx: InventoryIndex): Eva
     evidence);
 }
 
-/** Every evaluation for one attachment. */
-export function attachmentRules(a: Attachment, idx: InventoryIndex, opts: RuleOptions): Evaluation[] {
-  const c = idx.clusters.get(a.clusterId);
-  if (!c) return [];
-  const exists = registryExists(a, idx);
-  const r = idx.registries.get(a.registryId);
-  if (!r) return [exists];
-  return [exists, ...pullRules(a, c, r, idx, opts), ...evaluateNetwork(c, r, idx), replicaNearby(c, r, idx)];
-}
-
 /**
  * A run's evaluations before the network facts are read: every rule but the network ones, in report
  * order, and where each attachment's network evaluations go. The network rules are the only ones that
