@@ -191,14 +191,16 @@ export async function discover(
     return rgSeen.has(k) ? false : (rgSeen.add(k), true);
   });
   const networkP = attachments.length ? discovery.listNetworkFacts(scope, subIds, needs) : Promise.resolve(null);
-  networkP.catch(() => undefined); // awaited below; not unhandled while the replications are awaited
+  let networkFailed = false;
+  networkP.catch(() => (networkFailed = true)); // awaited below; not unhandled while the replications are awaited
   const replications = attachedRegistries.length
     ? await discovery.listReplications(scope, uniqueIds(attachedRegistries.map((id) => subscriptionOf(id)!)), attachedRegistries)
     : null;
   // What needs no network facts can be worked on while the network rounds run (they are the last ones):
   // an index of everything read so far, replications included, over a copy the rest cannot change.
   let early: Promise<void> | undefined;
-  if (whileNetwork) {
+  // Not when the network rounds have already failed: the run fails with them, the early work would be lost.
+  if (whileNetwork && !networkFailed) {
     const missedNow = [...missed, ...(replications ? [...replications.failedSubscriptions.map((s) => `replications:${s.toLowerCase()}`), ...replications.failedQueries] : [])];
     const before = new InventoryIndex(
       { ...inventory, replications: replications?.items ?? [], failedSubscriptions: [...failedSubs], missed: missedNow },
@@ -237,6 +239,7 @@ export class Assessment {
   private exemptions?: ExemptionMatcher;
   private staged?: { network: EarlyEvaluations["network"]; findings: (Finding | undefined)[] };
   private started = false;
+  private earlyDone = false;
 
   constructor(
     private readonly previous: StoredState,
@@ -265,6 +268,7 @@ export class Assessment {
       findings.push(this.settle(this.drift.current(step), index));
       if (findings.length % slice === 0) yield;
     }
+    this.earlyDone = true;
   }
 
   /**
@@ -295,6 +299,8 @@ export class Assessment {
   finish(index: InventoryIndex, attachments: Attachment[]): { findings: Finding[]; warnings: RunWarning[] } {
     if (!this.started) for (const _ of this.early(index, attachments));
     if (!this.staged) throw new Error("Assessment.finish runs once, after early");
+    // An early stage given up half-way (its caller stopped iterating, or it threw) would lose findings.
+    if (!this.earlyDone) throw new Error("Assessment.finish needs the early stage run to its end");
     const { network, findings: early } = this.staged;
     this.staged = undefined; // the run holds the findings; the staging and drift's key sets are not needed past here
     const late = evaluateLate(index, { network }).map((list) => list.map((e) => this.settle(this.drift.current(e), index)));

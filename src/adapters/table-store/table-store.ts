@@ -87,6 +87,11 @@ export interface TableStoreClientOptions {
    * that ordinary states pack into groups of many rows.
    */
   groupSlotBytes?: number;
+  /**
+   * Re-encodes every prepared finding at commit and fails (InvalidArgument) when it no longer matches what
+   * `prepare` encoded: a finding changed after it was prepared. For tests; it costs a second encoding.
+   */
+  verifyPrepared?: boolean;
 }
 
 /** Where the last commit's time went (milliseconds), for benchmarks and tuning. */
@@ -102,6 +107,8 @@ export interface CommitPhases {
   /** The whole commitRun, garbage collection included. */
   totalMs: number;
   dirtyGroups: number;
+  /** Findings whose encoding `prepare` had made (the rest were encoded in the plan). */
+  prepared: number;
 }
 
 /** How `loadState` got its states: from the snapshot, or by scanning (and why). */
@@ -244,6 +251,8 @@ export class TableAuditStore implements AuditStore {
   private readonly snapshotReads: boolean;
   private readonly groupSlotBytes: number;
   private phases: CommitPhases | undefined;
+  private readonly verifyPrepared: boolean;
+  private preparedUsed = 0;
   /** Findings encoded ahead of their commit (`prepare`), with the scope they were encoded for. */
   private readonly prepared = new WeakMap<Finding, { scopeKey: string; json: string; copies: CopyAddress[] }>();
   private readonly snapStats: SnapshotStats = { loads: 0, snapshotHits: 0, fallbacks: 0, reasons: {}, written: 0 };
@@ -256,6 +265,7 @@ export class TableAuditStore implements AuditStore {
     this.repairMinAgeMs = opts.repairMinAgeMs ?? 15 * 60_000;
     this.now = opts.now ?? Date.now;
     this.snapshotReads = opts.snapshotReads ?? true;
+    this.verifyPrepared = opts.verifyPrepared ?? false;
     this.groupSlotBytes = Math.min(GROUP_SLOT_BYTES, Math.max(1_000, opts.groupSlotBytes ?? GROUP_SLOT_BYTES));
   }
 
@@ -587,7 +597,13 @@ export class TableAuditStore implements AuditStore {
 
   private encoded(scopeKey: string, f: Finding): { json: string; copies?: CopyAddress[] } {
     const p = this.prepared.get(f);
-    if (p && p.scopeKey === scopeKey) return p;
+    if (p && p.scopeKey === scopeKey) {
+      this.preparedUsed++;
+      if (this.verifyPrepared && encodeFinding(f) !== p.json) {
+        throw new TableStoreError("InvalidArgument", `finding ${f.ruleId} of ${f.clusterId ?? f.registryId ?? "?"} changed after it was prepared`);
+      }
+      return p;
+    }
     return { json: encodeFinding(f) };
   }
 
@@ -612,6 +628,7 @@ export class TableAuditStore implements AuditStore {
     const skipAll = [...ptr.skip, ...aborted];
 
     const t0 = performance.now();
+    this.preparedUsed = 0;
     const feed: FeedEntry[] = [];
     const written = new Set<string>();
     const newTombstones: GcTarget[] = [];
@@ -715,7 +732,7 @@ export class TableAuditStore implements AuditStore {
     if (needSnapshot) await this.pruneSnapshots(scopeKey, new Set([N, ptr.snap?.gen ?? N])).catch(() => undefined);
     this.cache.set(scopeKey, { generation: N, gc: newTombstones });
     const ms = (a: number, b: number) => Math.round(b - a);
-    this.phases = { planMs: ms(t0, t1), readMs: ms(t1, t2), packMs: ms(t2, t3), writeMs: ms(t3, t4), totalMs: ms(t0, performance.now()), dirtyGroups };
+    this.phases = { planMs: ms(t0, t1), readMs: ms(t1, t2), packMs: ms(t2, t3), writeMs: ms(t3, t4), totalMs: ms(t0, performance.now()), dirtyGroups, prepared: this.preparedUsed };
   }
 
   /** Keys of every snapshot entity of a scope (a few per snapshot). */
