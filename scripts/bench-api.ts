@@ -26,6 +26,7 @@ import { AZURITE_ACCOUNT, AZURITE_KEY } from "../src/adapters/table-store/embedd
 import { createTableStore } from "../src/adapters/table-store/index.js";
 import { configureReadCache, invalidateReadCache } from "../src/api/cache.js";
 import { setRuntime } from "../src/runtime.js";
+import { text } from "../src/core/text.js";
 
 const SUB = (i: number) => `${(0x10000000 + i).toString(16)}-0000-4000-8000-000000000000`;
 const ATTACHMENT_RULES = RULES.filter((r) => r.subject === "attachment");
@@ -155,7 +156,7 @@ async function measure(url: string, connections: number, durationS: number): Pro
   const autocannon = require("autocannon") as typeof import("autocannon");
   const latencies: number[] = [];
   const result = await new Promise<import("autocannon").Result>((resolve, reject) => {
-    const instance = autocannon({ url, connections, duration: durationS, pipelining: 1 }, (err, res) => (err ? reject(err) : resolve(res)));
+    const instance = autocannon({ url, connections, duration: durationS, pipelining: 1 }, (err: unknown, res) => (err ? reject(err instanceof Error ? err : new Error(text(err, "autocannon failed"))) : resolve(res)));
     (instance as unknown as NodeJS.EventEmitter).on("response", (_client: unknown, _status: number, _bytes: number, responseTime: number) => {
       latencies.push(responseTime);
     });

@@ -34,6 +34,7 @@ import { ArmSimulator, DEFAULT_SIMULATION, simulatorCredential, type Estate } fr
 import { AZURITE_ACCOUNT, AZURITE_KEY, startEmbeddedAzurite, type EmbeddedAzurite } from "../src/adapters/table-store/embedded-azurite.js";
 import { createTableStore } from "../src/adapters/table-store/index.js";
 import { generateEstate, quotaLowerBound, relevantRows, type GeneratedCluster } from "./generate-estate.js";
+import { text } from "../src/core/text.js";
 
 // ------------------------------------------------------------------------------------------------ options
 
@@ -196,7 +197,7 @@ export class Infra {
     let family = "?";
     let skip = false;
     try {
-      const b = JSON.parse(String(request.body)) as { query: string; options?: { $skipToken?: string } };
+      const b = JSON.parse(typeof request.body === "string" ? request.body : "") as { query: string; options?: { $skipToken?: string } };
       family = queryFamily(b.query);
       skip = !!b.options?.$skipToken;
     } catch {
@@ -253,7 +254,7 @@ interface WireResponse {
 /** Runs as the infrastructure child: answers requests from the auditor over IPC. */
 async function infraMain(): Promise<void> {
   const infra = new Infra();
-  process.on("message", async (m: { t: string; [k: string]: unknown }) => {
+  const onMessage = async (m: { t: string; [k: string]: unknown }) => {
     try {
       if (m.t === "start") {
         const ready = await infra.start(m.opts as Parameters<Infra["start"]>[0]);
@@ -281,7 +282,8 @@ async function infraMain(): Promise<void> {
     } catch (err) {
       process.send!({ t: "error", message: (err as Error).stack ?? String(err) });
     }
-  });
+  };
+  process.on("message", (m: { t: string; [k: string]: unknown }) => void onMessage(m));
   process.send!({ t: "up" });
 }
 
@@ -649,7 +651,7 @@ export function chartSvg(rows: SizeResult[]): string {
 
 /** The results table of docs/scale.md. */
 export function markdownTable(rows: SizeResult[]): string {
-  const f = (v: unknown) => (v === null || v === undefined ? "-" : String(v));
+  const f = (v: unknown) => (v === null || v === undefined ? "-" : typeof v === "object" ? JSON.stringify(v) : text(v));
   const lines = [
     "| clusters | wall s (first run) | discovery s | evaluation s | store s | quota bound s (pages) | wall / bound | discovery / bound | RG requests | ARM requests | 429s | table ops first / rerun | peak RSS MB |",
     "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",

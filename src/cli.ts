@@ -7,7 +7,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { AuditError, runAudit, type AuditResult } from "./core/audit.js";
+import { AuditError, runAudit } from "./core/audit.js";
 import { cloudByName, CLOUD_NAMES, CLOUDS, type Cloud } from "./core/clouds.js";
 import { exportEstate } from "./export.js";
 import { azureCredential } from "./composition-root.js";

@@ -92,7 +92,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
 
   const tableEndpoint = get("AUDIT_TABLE_ENDPOINT");
   if (tableEndpoint !== undefined) {
-    let ok = false;
+    let ok: boolean;
     try {
       const u = new URL(tableEndpoint);
       ok = u.protocol === "https:" || (u.protocol === "http:" && /^(127\.|localhost$)/.test(u.hostname));

@@ -69,14 +69,14 @@ export async function openStore(opts: { dataDir?: string; env: Record<string, st
       return { store, description: "connection string", close: async () => undefined };
     }
   } catch (err) {
-    throw new Error(`Cannot open the store: ${(err as Error).message.split("\n")[0]}`);
+    throw new Error(`Cannot open the store: ${(err as Error).message.split("\n")[0]}`, { cause: err });
   }
   const dataDir = path.resolve(opts.dataDir ?? DEFAULT_DATA_DIR);
   let azurite;
   try {
     azurite = await startEmbeddedAzurite({ dataDir });
   } catch (err) {
-    throw new Error(`Cannot start the embedded store in ${dataDir}: ${(err as Error).message.split("\n")[0]}`);
+    throw new Error(`Cannot start the embedded store in ${dataDir}: ${(err as Error).message.split("\n")[0]}`, { cause: err });
   }
   try {
     const store = await createTableStore({
@@ -88,6 +88,6 @@ export async function openStore(opts: { dataDir?: string; env: Record<string, st
     return { store, description: `embedded Azurite in ${dataDir}`, close: () => azurite.stop() };
   } catch (err) {
     await azurite.stop().catch(() => undefined);
-    throw new Error(`Cannot open the embedded store in ${dataDir}: ${(err as Error).message.split("\n")[0]}`);
+    throw new Error(`Cannot open the embedded store in ${dataDir}: ${(err as Error).message.split("\n")[0]}`, { cause: err });
   }
 }

@@ -3,6 +3,7 @@ import type { Attachment, Finding } from "./core/findings.js";
 import { severityRank } from "./core/findings.js";
 import type { RunRecord } from "./core/ports.js";
 import { nameOf, normalizeId } from "./core/resource-id.js";
+import { text } from "./core/text.js";
 
 export interface Style {
   red(s: string): string;
@@ -112,10 +113,10 @@ export function renderTriage(t: import("./core/triage.js").TriageResult, st: Sty
         lines.push(`       ${f.ruleId}: ${f.message}`);
         const pools = (f.evidence.nodePools as Record<string, unknown>[] | undefined) ?? [];
         for (const p of pools) {
-          const facts = [p.vnet ? `vnet ${nameOf(String(p.vnet))}` : null, p.egressIps ? `egress ${(p.egressIps as string[]).join(", ")}` : null, p.privateEndpoint ? `private endpoint ${nameOf(String(p.privateEndpoint))}` : null, p.peering ? `peering ${nameOf(String(p.peering))}` : null, p.ipRules ? `allowed ${(p.ipRules as string[]).join(", ") || "none"}` : null]
+          const facts = [p.vnet ? `vnet ${nameOf(text(p.vnet))}` : null, p.egressIps ? `egress ${(p.egressIps as string[]).join(", ")}` : null, p.privateEndpoint ? `private endpoint ${nameOf(text(p.privateEndpoint))}` : null, p.peering ? `peering ${nameOf(text(p.peering))}` : null, p.ipRules ? `allowed ${(p.ipRules as string[]).join(", ") || "none"}` : null]
             .filter(Boolean)
             .join("; ");
-          lines.push(st.dim(`         pool ${String(p.nodePool)}: ${String(p.status)}${p.reason ? ` (${String(p.reason)})` : ""}${facts ? ` - ${facts}` : ""}`));
+          lines.push(st.dim(`         pool ${text(p.nodePool)}: ${text(p.status)}${p.reason ? ` (${text(p.reason)})` : ""}${facts ? ` - ${facts}` : ""}`));
         }
         const grants = (f.evidence.grants ?? f.evidence.ignoredGrants ?? f.evidence.writeCapable) as { assignmentId?: string; role?: string; level?: string }[] | undefined;
         for (const g of grants ?? []) lines.push(st.dim(`         ${g.role ?? "?"} at ${g.level ?? "?"}: ${g.assignmentId ?? ""}`));

@@ -76,8 +76,8 @@ describe("bad input exits 2 with a one-line message", () => {
     [["triage"], /--cluster/],
   ])("%j", async (args, message) => {
     const t = io(storeEnv());
-    expect(await main(args as string[], t.io)).toBe(2);
-    expect(t.err.join("\n")).toMatch(message as RegExp);
+    expect(await main(args, t.io)).toBe(2);
+    expect(t.err.join("\n")).toMatch(message);
     expect(t.out).toEqual([]);
   });
 

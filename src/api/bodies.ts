@@ -80,6 +80,7 @@ export function parseExemptionBody(body: Record<string, unknown>, today: string)
   if (typeof j !== "string" || j.trim().length === 0 || j.trim().length > MAX_JUSTIFICATION) {
     throw bad("justification", `'justification' is required: 1 to ${MAX_JUSTIFICATION} characters saying why the finding is accepted.`);
   }
+  // eslint-disable-next-line no-control-regex -- control characters are what this rejects
   if (/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/.test(j)) throw bad("justification", "'justification' contains control characters.");
   let expiresOn: string | null = null;
   if (body.expiresOn !== undefined && body.expiresOn !== null) {

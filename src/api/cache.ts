@@ -67,7 +67,7 @@ function store(map: Map<string, Entry>, key: string, load: () => Promise<unknown
 export function cached<T>(owner: object, key: string, load: () => Promise<T>, now: () => number = Date.now): Promise<T> {
   if (options.ttlMs <= 0) return load();
   let map = caches.get(owner);
-  if (!map) caches.set(owner, (map = new Map()));
+  if (!map) caches.set(owner, (map = new Map<string, Entry>()));
   const t = now();
   const hit = map.get(key);
   if (hit && hit.epoch === epoch) {

@@ -4,6 +4,7 @@
  * read as a formula (starting with = + - @, or a tab or carriage return) are prefixed with a single quote.
  */
 import type { Finding } from "../core/findings.js";
+import { text } from "../core/text.js";
 
 export const CSV_COLUMNS = [
   "ruleId",
@@ -26,7 +27,7 @@ export const CSV_COLUMNS = [
 export const CSV_CONTENT_TYPE = "text/csv; charset=utf-8; header=present";
 
 export function csvCell(value: unknown): string {
-  let s = value === null || value === undefined ? "" : typeof value === "string" ? value : String(value);
+  let s = value === null || value === undefined ? "" : typeof value === "string" ? value : typeof value === "object" ? JSON.stringify(value) : text(value);
   if (/^[=+\-@\t\r]/.test(s)) s = `'${s}`;
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }

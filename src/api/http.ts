@@ -69,9 +69,9 @@ async function readCapped(request: HttpRequest): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let total = 0;
   for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    const chunk = Buffer.from(value as Uint8Array);
+    const read: { done: boolean; value?: unknown } = (await reader.read()) as { done: boolean; value?: unknown };
+    if (read.done) break;
+    const chunk = Buffer.from(read.value as Uint8Array);
     total += chunk.length;
     if (total > MAX_BODY_BYTES) {
       await reader.cancel().catch(() => undefined);

@@ -95,9 +95,11 @@ function planFromToken(v: unknown, param: string): FindingQuery[] {
     const keys = Object.keys(o);
     if (keys.length !== 1 || !PLAN_FIELDS.includes(keys[0])) throw invalidTokenError(param, "bad plan");
     const id = o[keys[0]];
+    // eslint-disable-next-line no-control-regex -- control characters are what this rejects
     if (typeof id !== "string" || id.length === 0 || id.length > 1024 || /[\x00-\x1f]/.test(id)) throw invalidTokenError(param, "bad plan");
     if (keys[0] === "clusterId" && !looksLikeResourceId(id)) throw invalidTokenError(param, "bad plan");
-    return { [keys[0]]: id } as FindingQuery;
+    const plan: FindingQuery = { [keys[0]]: id };
+    return plan;
   });
 }
 

@@ -14,6 +14,7 @@ export const MAX_VALUE_LENGTH = 8192;
 /** User text quoted in an error message: bounded and printable. */
 export function quote(s: string, max = 80): string {
   const cut = s.length > max ? `${s.slice(0, max)}…` : s;
+  // eslint-disable-next-line no-control-regex -- control characters are what this rejects
   return JSON.stringify(cut.replace(/[\x00-\x1f\x7f]/g, "?"));
 }
 
@@ -34,6 +35,7 @@ export function readQuery(query: URLSearchParams, allowed: readonly string[]): M
     if (value.length > MAX_VALUE_LENGTH) {
       throw new ApiError("InvalidQueryParameter", `Query parameter '${name}' is too long (at most ${MAX_VALUE_LENGTH} characters).`, name);
     }
+    // eslint-disable-next-line no-control-regex -- control characters are what this rejects
     if (/[\x00-\x1f\x7f]/.test(value)) {
       throw new ApiError("InvalidQueryParameter", `Query parameter '${name}' contains control characters.`, name);
     }

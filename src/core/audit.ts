@@ -27,7 +27,7 @@ import type {
   SubjectFilter,
 } from "./ports.js";
 import { scopeKeyOf } from "./ports.js";
-import { normalizeId, parentOf, roleDefinitionGuid, subscriptionOf, uniqueIds } from "./resource-id.js";
+import { parentOf, roleDefinitionGuid, subscriptionOf, uniqueIds } from "./resource-id.js";
 import { earlySteps, evaluateLate, hasManagedKubelet, interleave, type EarlyEvaluations } from "./rules.js";
 import { remediate } from "./remediation.js";
 

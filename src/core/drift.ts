@@ -7,6 +7,7 @@ import type { Attachment, Evaluation, Finding } from "./findings.js";
 import { findingKey } from "./findings.js";
 import type { InventoryIndex } from "./inventory-index.js";
 import { normalizeId, subscriptionOf } from "./resource-id.js";
+import { text } from "./text.js";
 
 /** Why an earlier finding has no evaluation in this run. */
 export type Disposition = { kind: "removed"; why: string } | { kind: "not-visible"; why: string };
@@ -86,7 +87,7 @@ export class DriftTracker {
           reason: NOT_VISIBLE,
           change: prev.status === "unknown" ? "unchanged" : "changed",
           previousStatus: prev.status === "unknown" ? null : prev.status,
-          message: `Not visible in this run (${d.why}); last known status: ${String(lastKnown)}`,
+          message: `Not visible in this run (${d.why}); last known status: ${text(lastKnown, "unknown")}`,
           evidence: already ? prev.evidence : { lastKnownStatus: prev.status, lastKnownReason: prev.reason, lastKnownEvidence: prev.evidence, notVisibleBecause: d.why },
         });
       }

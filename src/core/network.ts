@@ -8,6 +8,7 @@ import type { Evaluation, Status } from "./findings.js";
 import type { Cluster, NodePool, Registry, VirtualNetwork } from "./inventory.js";
 import type { InventoryIndex } from "./inventory-index.js";
 import { nameOf, normalizeId, parentOf, sameId } from "./resource-id.js";
+import { text } from "./text.js";
 
 interface PoolResult {
   status: Status;
@@ -179,7 +180,7 @@ export function evaluateNetwork(c: Cluster, r: Registry, idx: InventoryIndex): E
   };
   const message =
     worst === "pass"
-      ? `Every node pool of ${c.name} reaches ${r.name} (${results.map((x) => `${x.pool.name}: ${x.result.privatePath ? `private endpoint via ${x.result.privatePath.via}` : String(x.result.evidence.path ?? "public")}`).join("; ")})`
+      ? `Every node pool of ${c.name} reaches ${r.name} (${results.map((x) => `${x.pool.name}: ${x.result.privatePath ? `private endpoint via ${x.result.privatePath.via}` : text(x.result.evidence.path, "public")}`).join("; ")})`
       : `Node pool ${decisive.pool.name} of ${c.name}: ${describe[decisive.result.reason ?? ""] ?? decisive.result.reason}`;
   out.push(make("network.path", c, r, worst, worst === "pass" ? null : decisive.result.reason, message, evidence));
 

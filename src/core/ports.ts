@@ -11,7 +11,7 @@ import type {
   RoleDefinition,
   Subscription,
 } from "./inventory.js";
-import type { AttachmentSource, Change, Exemption, Finding, Severity, Status } from "./findings.js";
+import type { AttachmentSource, Change, Finding, Severity, Status } from "./findings.js";
 
 /** What one audit covers: all readable subscriptions, or one management group. */
 export interface AuditScope {

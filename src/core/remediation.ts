@@ -7,6 +7,7 @@ import type { Finding, Remediation } from "./findings.js";
 import type { InventoryIndex } from "./inventory-index.js";
 import { registryMode } from "./permissions.js";
 import { nameOf, resourceGroupIdOf } from "./resource-id.js";
+import { text } from "./text.js";
 
 export const DOCS_BASE = "docs/rules";
 
@@ -143,10 +144,10 @@ export function remediate(f: Finding, idx: InventoryIndex): Remediation | null {
     case "private-endpoint-not-peered": {
       const pool = pools[0] ?? {};
       const tried = ((pool.privateEndpointsTried as { vnet?: string }[] | undefined) ?? []).find((t) => t.vnet);
-      const vnet = String(pool.vnet ?? "<node-vnet-id>");
+      const vnet = text(pool.vnet, "<node-vnet-id>");
       const remote = tried?.vnet ?? "<private-endpoint-vnet-id>";
       return make(
-        `Peer node pool ${String(pool.nodePool ?? "")}'s VNet with the VNet of ${registryName}'s private endpoint (both directions), or add a private endpoint in the node VNet.`,
+        `Peer node pool ${text(pool.nodePool)}'s VNet with the VNet of ${registryName}'s private endpoint (both directions), or add a private endpoint in the node VNet.`,
         [
           `az network vnet peering create --name to-${nameOf(remote)} --resource-group ${rgName(vnet)} --vnet-name ${nameOf(vnet)} --remote-vnet ${remote} --allow-vnet-access`,
           `az network vnet peering create --name to-${nameOf(vnet)} --resource-group ${rgName(remote)} --vnet-name ${nameOf(remote)} --remote-vnet ${vnet} --allow-vnet-access`,

@@ -80,7 +80,7 @@ export function mergeEstates(names: string[]): Estate {
     const e = JSON.parse(fs.readFileSync(path.join(CONFORMANCE, `${name}.json`), "utf8")) as { tables: Record<string, Record<string, unknown>[]> };
     for (const [t, rows] of Object.entries(e.tables)) {
       for (const row of rows) {
-        const k = `${t}|${String(row.id ?? JSON.stringify(row)).toLowerCase()}`;
+        const k = `${t}|${(typeof row.id === "string" ? row.id : JSON.stringify(row)).toLowerCase()}`;
         if (seen.has(k)) continue;
         seen.add(k);
         (tables[t] ??= []).push(row);

@@ -49,7 +49,7 @@ function deref(obj: unknown, pointer: string[]): { obj: Json; pointer: string[] 
   let o = obj as Json;
   let p = pointer;
   for (let i = 0; i < 10 && o && typeof o.$ref === "string"; i++) {
-    const ref = o.$ref as string;
+    const ref = o.$ref;
     if (!ref.startsWith("#/")) throw new Error(`non-local $ref ${ref}`);
     p = ref.slice(2).split("/").map((s) => decodeURIComponent(s).replace(/~1/g, "/").replace(/~0/g, "~"));
     o = at(p) as Json;

@@ -70,7 +70,10 @@ describe("openapi.yaml and the route table", () => {
     const walk = (v: unknown) => {
       if (Array.isArray(v)) v.forEach(walk);
       else if (v && typeof v === "object") {
-        for (const [k, x] of Object.entries(v)) (k === "$ref" && typeof x === "string" ? refs.push(x) : walk(x));
+        for (const [k, x] of Object.entries(v)) {
+      if (k === "$ref" && typeof x === "string") refs.push(x);
+      else walk(x);
+    }
       }
     };
     walk(doc);

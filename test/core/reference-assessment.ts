@@ -77,7 +77,7 @@ function driftOnce(evaluations: Evaluation[], previous: Finding[], idx: Inventor
         reason: NOT_VISIBLE,
         change: prev.status === "unknown" ? "unchanged" : "changed",
         previousStatus: prev.status === "unknown" ? null : prev.status,
-        message: `Not visible in this run (${d.why}); last known status: ${String(lastKnown)}`,
+        message: `Not visible in this run (${d.why}); last known status: ${lastKnown as string}`,
         evidence: already ? prev.evidence : { lastKnownStatus: prev.status, lastKnownReason: prev.reason, lastKnownEvidence: prev.evidence, notVisibleBecause: d.why },
       });
     }

@@ -26,7 +26,7 @@ describe("one run at a time", () => {
     const slow = { latencyMs: 150 };
     const results = await Promise.allSettled([auditEstate(estate, store, { overrides: slow }), auditEstate(estate, store, { overrides: slow })]);
     const ok = results.filter((r) => r.status === "fulfilled");
-    const refused = results.filter((r) => r.status === "rejected") as PromiseRejectedResult[];
+    const refused = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
     expect(ok).toHaveLength(1);
     expect(refused).toHaveLength(1);
     expect(refused[0].reason).toBeInstanceOf(AuditError);

@@ -60,6 +60,7 @@ function hostOf(args: unknown[]): string | undefined {
   return undefined;
 }
 
+// eslint-disable-next-line @typescript-eslint/unbound-method -- kept to be called with the socket as `this`
 const origConnect = net.Socket.prototype.connect;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 (net.Socket.prototype as any).connect = function guardedConnect(this: net.Socket, ...args: any[]) {

@@ -7,8 +7,9 @@ import type { ResourceGraphClient } from "@azure/arm-resourcegraph";
 import { emptyNetworkFacts, type NetworkFacts, type RoleDefinition } from "../../core/inventory.js";
 import type { AuditScope, DiscoveryPort, DiscoveryStats, NetworkNeeds, Partial as PartialResult, SubjectFilter } from "../../core/ports.js";
 import { normalizeId, parentOf, roleDefinitionGuid, uniqueIds } from "../../core/resource-id.js";
-import { ArgQueryRunner, idTerms, kql, kqlList, mapLimit, MAX_QUERY_CHARS, pack, PAGE_ROWS, renderIdTerms, type IdTerm, type QueryResult } from "./arg-client.js";
+import { ArgQueryRunner, idTerms, kql, kqlList, mapLimit, MAX_QUERY_CHARS, pack, renderIdTerms, type IdTerm, type QueryResult } from "./arg-client.js";
 import * as rows from "./rows.js";
+import { text } from "../../core/text.js";
 
 /** Queries longer than this are split before they are sent (the packing budget is `MAX_QUERY_CHARS`). */
 const MAX_QUERY_LENGTH = 95_000;
@@ -122,7 +123,7 @@ function mergeResult(into: Batched, r: QueryResult, families: Iterable<string>):
     if (r.failedSubscriptions.length) {
       let set = into.failedSubscriptions.get(f);
       if (!set) into.failedSubscriptions.set(f, (set = new Set()));
-      r.failedSubscriptions.forEach((x) => set!.add(x.toLowerCase()));
+      r.failedSubscriptions.forEach((x) => set.add(x.toLowerCase()));
     }
   }
 }
@@ -212,7 +213,7 @@ export class ResourceGraphDiscovery implements DiscoveryPort {
     const res = await this.runner.run(QUERIES.registriesWithReplications, scope, subs);
     const registries: Row[] = [];
     const replications: Row[] = [];
-    for (const r of res.rows) (String(r.type ?? "").toLowerCase() === T.replication ? replications : registries).push(r);
+    for (const r of res.rows) (text(r.type).toLowerCase() === T.replication ? replications : registries).push(r);
     this.replicationsRead = { scopeKey: JSON.stringify([scope, subs]), rows: replications, failedSubscriptions: res.failedSubscriptions, error: !!res.error && !res.failedSubscriptions.length };
     return this.toPartial({ ...res, rows: registries }, rows.toRegistry, "registries");
   }
@@ -317,12 +318,12 @@ export class ResourceGraphDiscovery implements DiscoveryPort {
       filter: "AtScopeAboveAndBelow",
       learnRows: { first: Math.min(250, Math.ceil(unique.length / 8)) },
       afterFirst: (rs) => {
-        guids = [...new Set(rs.map((r) => roleDefinitionGuid(String(r.roleDefinitionId ?? ""))).filter((g) => g && !this.roleCache.has(g)))];
+        guids = [...new Set(rs.map((r) => roleDefinitionGuid(text(r.roleDefinitionId))).filter((g) => g && !this.roleCache.has(g)))];
       },
     });
     const assignments: Row[] = [];
     for (const r of b.rows) {
-      if (String(r.type ?? "").toLowerCase() === "microsoft.authorization/roledefinitions") {
+      if (text(r.type).toLowerCase() === "microsoft.authorization/roledefinitions") {
         const d = rows.toRoleDefinition(r);
         if (d) this.roleCache.set(d.guid, d);
       } else assignments.push(r);
@@ -427,7 +428,7 @@ export class ResourceGraphDiscovery implements DiscoveryPort {
     const seenOther = new Set<string>();
     const natIds = new Set<string>();
     const take = (r: Row): void => {
-      const type = String(r.type ?? "").toLowerCase();
+      const type = text(r.type).toLowerCase();
       const id = typeof r.id === "string" ? normalizeId(r.id) : "";
       if (!id) return;
       if (type === T.vnet) {

@@ -230,7 +230,7 @@ export class QuotaLimiter {
       if (!foreign) {
         // resets-after was computed when the service counted the answered request: at the latest
         // `countedBy` (see `release`), not when its response arrived.
-        const countedBy = at >= 0 && this.sent[at].received !== undefined ? this.sent[at].received! : now;
+        const countedBy = at >= 0 && this.sent[at].received !== undefined ? this.sent[at].received : now;
         const bound = Math.max(this.minWindowMs, countedBy + resetsMs - this.sent[first].sent);
         if (bound < this.windowMs) this.windowMs = this.stats.windowMs = bound;
       }

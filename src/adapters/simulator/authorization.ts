@@ -8,6 +8,7 @@ import { BUILTIN_ROLES, findBuiltinRole, type BuiltinRole } from "./builtin-role
 import type { Row } from "./estate.js";
 import type { AssignmentEntry, EstateIndex } from "./estate-index.js";
 import { armError, bindingOf, decodeToken, encodeToken, type SimResponse } from "./responses.js";
+import { text } from "../../core/text.js";
 
 const MARKER = "/providers/microsoft.authorization/";
 
@@ -171,9 +172,9 @@ export function answerAuthorization(route: AuthorizationRoute, ctx: Authorizatio
       const p = d.properties as Record<string, unknown>;
       return clauses.every((c) =>
         c.k === "roleName"
-          ? String(p.roleName ?? "").toLowerCase() === c.v.toLowerCase()
+          ? text(p.roleName).toLowerCase() === c.v.toLowerCase()
           : c.k === "type"
-            ? String(p.type ?? "").toLowerCase() === c.v.toLowerCase()
+            ? text(p.type).toLowerCase() === c.v.toLowerCase()
             : true,
       );
     });
@@ -193,7 +194,7 @@ export function answerAuthorization(route: AuthorizationRoute, ctx: Authorizatio
   const items = index.roleAssignments
     .filter((a) => visible(a, index))
     .filter((a) => index.assignmentAtOrAbove(a, route.scope) || (!atScopeOnly && index.assignmentAtOrBelow(a, route.scope)))
-    .filter((a) => principals.every((p) => String(props(a.row).principalId ?? "").toLowerCase() === p))
+    .filter((a) => principals.every((p) => text(props(a.row).principalId).toLowerCase() === p))
     .map(assignmentResource);
   return page(items, ctx, filterText);
 }

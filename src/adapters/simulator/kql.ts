@@ -490,7 +490,7 @@ class Parser {
     const t = this.tok;
     if (t.kind === "string" || t.kind === "number") {
       this.next();
-      return t.value as Literal;
+      return t.value;
     }
     if (this.isOp("-") && this.peek().kind === "number") {
       this.next();
@@ -579,7 +579,7 @@ function typeCheck(
       case "path": {
         const t = cols.get(e.root);
         if (t === undefined) error(`failed to resolve column or scalar expression named '${e.root}'`, e.pos);
-        return e.steps.length ? "dynamic" : t!;
+        return e.steps.length ? "dynamic" : t;
       }
       case "call":
         typeOf(e.arg);

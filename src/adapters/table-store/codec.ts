@@ -7,6 +7,7 @@ import type { Finding } from "../../core/findings.js";
 import type { StoredAttachment } from "../../core/ports.js";
 import { decompress } from "./compression.js";
 import { TableStoreError } from "./errors.js";
+import { text } from "../../core/text.js";
 
 /**
  * Longest string property written (UTF-16 code units). Table Storage allows 64 KiB per string property,
@@ -204,7 +205,7 @@ export function slotText(e: RawEntityLike, slot: SlotRef): string {
 type RawEntityLike = Record<string, unknown> & { partitionKey?: unknown; rowKey?: unknown };
 
 function where(e: RawEntityLike): string {
-  return `${String(e.partitionKey ?? "?")} / ${String(e.rowKey ?? "?")}`;
+  return `${text(e.partitionKey, "?")} / ${text(e.rowKey, "?")}`;
 }
 
 /** The properties of slot `slot` of `e` as slot `to` of a new entity (its bytes copied as they are). */

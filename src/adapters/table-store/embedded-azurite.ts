@@ -29,11 +29,11 @@ interface AzuriteServer {
  * without, it lives in memory.
  */
 export async function startEmbeddedAzurite(opts: { dataDir?: string; port?: number } = {}): Promise<EmbeddedAzurite> {
-  // Deep imports: the package's `main` is a VS Code extension entry and cannot be loaded here.
+  // Untyped deep imports: the package's `main` is a VS Code extension entry and cannot be loaded here.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const TableServer = require("azurite/dist/src/table/TableServer.js").default;
+  const TableServer = (require("azurite/dist/src/table/TableServer.js") as { default: new (config: unknown) => AzuriteServer }).default;
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const TableConfiguration = require("azurite/dist/src/table/TableConfiguration.js").default;
+  const TableConfiguration = (require("azurite/dist/src/table/TableConfiguration.js") as { default: new (...args: unknown[]) => unknown }).default;
   let dbPath = "__azurite_table_memory__.json";
   const memory = !opts.dataDir;
   if (opts.dataDir) {

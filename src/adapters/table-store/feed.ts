@@ -20,6 +20,7 @@ import { compressLines, decompress } from "./compression.js";
 import { chunkEntities, joinChunks, sha256Hex } from "./snapshot.js";
 import { toNumber } from "./codec.js";
 import type { RawEntity } from "./table-access.js";
+import { text } from "../../core/text.js";
 
 /** 2: Brotli (compression.ts). Feeds of format 1 (gzip) are still read. */
 export const FEED_FORMAT = 2;
@@ -83,7 +84,7 @@ export function readFeed(scopeKey: string, runId: string, rows: RawEntity[]): Fi
   const format = toNumber(head.feedFormat);
   if (format !== FEED_FORMAT && format !== GZIP_FEED_FORMAT) throw corrupt(scopeKey, runId, `format ${String(head.feedFormat)}`);
   const count = toNumber(head.count) ?? -1;
-  const expected = { chunks: toNumber(head.chunks) ?? -1, bytes: toNumber(head.bytes) ?? -1, sha256: String(head.sha256 ?? "") };
+  const expected = { chunks: toNumber(head.chunks) ?? -1, bytes: toNumber(head.bytes) ?? -1, sha256: text(head.sha256) };
   const joined = joinChunks(chunked, expected, feedRow);
   if (!joined.ok) throw corrupt(scopeKey, runId, `${joined.problem}: ${joined.detail}`);
   let payload: Buffer;

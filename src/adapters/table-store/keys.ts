@@ -42,7 +42,7 @@ export function encodeKeyPart(value: string, opts: { preserveCase?: boolean; max
   const max = opts.maxLength ?? MAX_PART_LENGTH;
   const memoName = `${opts.preserveCase ? "C" : "l"}${max}`;
   let memo = memos.get(memoName);
-  if (!memo) memos.set(memoName, (memo = new Map()));
+  if (!memo) memos.set(memoName, (memo = new Map<string, string>()));
   const known = memo.get(value);
   if (known !== undefined) return known;
   const s = opts.preserveCase ? value : value.toLowerCase();
@@ -84,7 +84,7 @@ function memoized(fn: (part: string, n: number) => string): (part: string, n: nu
   const byCount = new Map<number, Map<string, string>>();
   return (part, n) => {
     let memo = byCount.get(n);
-    if (!memo) byCount.set(n, (memo = new Map()));
+    if (!memo) byCount.set(n, (memo = new Map<string, string>()));
     let v = memo.get(part);
     if (v === undefined) {
       v = fn(part, n);

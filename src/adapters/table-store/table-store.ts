@@ -58,6 +58,7 @@ import { TableStoreError } from "./errors.js";
 import { buildFeed, readFeed, type FeedEntry } from "./feed.js";
 import { invertedTimeKey, isCanonicalRunId, keys, prefixEnd, runRowKey, type CopyAddress } from "./keys.js";
 import { CountedTable, OpCounter, runBounded, statusOf, type RawEntity, type WriteOp } from "./table-access.js";
+import { text } from "../../core/text.js";
 
 export interface TableStoreClientOptions {
   /** Table name prefix (letters and digits, starting with a letter); default `acraudit`. */
@@ -326,8 +327,8 @@ export class TableAuditStore implements AuditStore {
         if (!current) {
           etag = await this.state.create(entity);
         } else {
-          const curHolder = String(current.holder ?? "");
-          const curExpires = String(current.expiresAt ?? "");
+          const curHolder = text(current.holder);
+          const curExpires = text(current.expiresAt);
           // The same holder renews its own lease; anyone else waits for expiry.
           if (curHolder !== holder && Date.parse(curExpires) > now) {
             return { acquired: false, holder: curHolder, expiresAt: curExpires };
@@ -341,7 +342,7 @@ export class TableAuditStore implements AuditStore {
       }
       current = await this.state.get(pk, LEASE_ROW);
     }
-    return { acquired: false, holder: String(current?.holder ?? ""), expiresAt: String(current?.expiresAt ?? "") };
+    return { acquired: false, holder: text(current?.holder), expiresAt: text(current?.expiresAt) };
   }
 
   async releaseLease(lease: Lease): Promise<void> {
@@ -360,11 +361,11 @@ export class TableAuditStore implements AuditStore {
     if (!e) return { committed: 0, reserved: 0, base: 0, lastRunId: null, skip: [], reservedAt: null };
     let skip: SkipEntry[] = [];
     try {
-      const parsed = JSON.parse(String(e.skip ?? "[]")) as unknown;
+      const parsed = JSON.parse(text(e.skip, "[]")) as unknown;
       if (Array.isArray(parsed)) {
         skip = parsed
           .filter((x): x is SkipEntry => !!x && typeof x === "object" && typeof (x as SkipEntry).g === "number")
-          .map((x) => ({ g: x.g, at: String(x.at ?? "") }));
+          .map((x) => ({ g: x.g, at: text(x.at) }));
       }
     } catch {
       skip = [];
@@ -377,7 +378,7 @@ export class TableAuditStore implements AuditStore {
             gen: snapGen,
             chunks: toNumber(e.snapChunks) ?? 0,
             bytes: toNumber(e.snapBytes) ?? 0,
-            sha256: String(e.snapSha256 ?? ""),
+            sha256: text(e.snapSha256),
             format: toNumber(e.snapFormat) ?? 0,
           }
         : undefined;
@@ -581,9 +582,9 @@ export class TableAuditStore implements AuditStore {
   private async readForgotten(scopeKey: string): Promise<StoredState["forgotten"]> {
     const rows = await this.state.allInPartition(keys.forgottenPartition(scopeKey));
     return rows.map((e) => ({
-      clusterId: String(e.clusterId ?? ""),
-      registryId: String(e.registryId ?? ""),
-      requestedAt: String(e.requestedAt ?? ""),
+      clusterId: text(e.clusterId),
+      registryId: text(e.registryId),
+      requestedAt: text(e.requestedAt),
     }));
   }
 
@@ -914,7 +915,7 @@ export class TableAuditStore implements AuditStore {
 
   private async clearForgotten(scopeKey: string, run: RunRecord, previous: StoredState): Promise<void> {
     const startedAt = Date.parse(run.startedAt);
-    const consumed = (requestedAt: unknown) => Date.parse(String(requestedAt ?? "")) <= startedAt;
+    const consumed = (requestedAt: unknown) => Date.parse(text(requestedAt)) <= startedAt;
     if (!previous.forgotten.some((f) => consumed(f.requestedAt))) return;
     const rows = await this.state.allInPartition(keys.forgottenPartition(scopeKey));
     for (const e of rows) {
@@ -999,7 +1000,7 @@ export class TableAuditStore implements AuditStore {
       odata`PartitionKey eq ${keys.runPartition(scopeKey)} and RowKey ge ${invertedTimeKey(before)}`,
       ["RowKey", "runId", "startedAt"],
     );
-    const old = candidates.filter((e) => Date.parse(String(e.startedAt ?? "")) < limit && typeof e.runId === "string");
+    const old = candidates.filter((e) => Date.parse(text(e.startedAt)) < limit && typeof e.runId === "string");
     let deleted = 0;
     await runBounded(
       old.map((e) => async () => {
@@ -1047,7 +1048,7 @@ export class TableAuditStore implements AuditStore {
       const t = targets[p];
       let list: ReadItem[] = [];
       for (let attempt = 0; ; attempt++) {
-        let failure: unknown;
+        let failure: Error | undefined;
         try {
           list = this.readItems(await this.findings.all(t.filter), view);
         } catch (e) {
@@ -1071,7 +1072,7 @@ export class TableAuditStore implements AuditStore {
       if (resume !== undefined) list = list.filter((it) => it.key > resume);
       list.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
       let found = list.map((it) => ({ it, f: undefined as Finding | undefined }));
-      if (t.filtered) found = found.map((x) => ({ it: x.it, f: findingAt(x.it.json, x.it.gen, view) })).filter((x) => matches(x.f!));
+      if (t.filtered) found = found.map((x) => ({ it: x.it, f: findingAt(x.it.json, x.it.gen, view) })).filter((x) => matches(x.f));
       const take = found.slice(0, want - items.length);
       for (const x of take) items.push(x.f ?? findingAt(x.it.json, x.it.gen, view));
       if (take.length < found.length) {
@@ -1151,13 +1152,13 @@ export class TableAuditStore implements AuditStore {
     const rows = await this.state.allInPartition(keys.exemptionPartition(scopeKey));
     return rows.map((e) => {
       const x: ApiExemption = {
-        id: String(e.id ?? ""),
-        ruleId: String(e.ruleId ?? ""),
+        id: text(e.id),
+        ruleId: text(e.ruleId),
         clusterId: typeof e.clusterId === "string" ? e.clusterId : null,
         registryId: typeof e.registryId === "string" ? e.registryId : null,
-        justification: String(e.justification ?? ""),
+        justification: text(e.justification),
         expiresOn: typeof e.expiresOn === "string" ? e.expiresOn : null,
-        createdAt: String(e.createdAt ?? ""),
+        createdAt: text(e.createdAt),
       };
       if (typeof e.createdBy === "string") x.createdBy = e.createdBy;
       return x;

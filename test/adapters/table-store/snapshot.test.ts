@@ -518,7 +518,7 @@ describe("committed-state snapshot", () => {
         `unchanged run ${second.ops} ops / ${second.requests} requests (${second.ms.toFixed(0)} ms), of which loadState ` +
         `${second.loadOps} ops / ${second.loadRequests} requests (${second.loadMs.toFixed(0)} ms); ` +
         `loadState by snapshot ${snapMs.toFixed(0)} ms vs by scan ${scanOps} ops / ${scanRequests} requests (${scanMs.toFixed(0)} ms); ` +
-        `snapshot ${(await pointerOf(store)).snapBytes} bytes`,
+        `snapshot ${String((await pointerOf(store)).snapBytes)} bytes`,
     );
     expect(second.ops).toBeLessThan(first.ops * 0.01);
     // pointer + snapshot + forget requests + exemptions; startRun; pointer read, switch, run record

@@ -42,7 +42,7 @@ export function selfSignedCertificate(dir: string): { certFile: string; keyFile:
       { stdio: "pipe" },
     );
   } catch (err) {
-    throw new Error(`The capture server needs the openssl CLI to make its certificate: ${(err as Error).message}`);
+    throw new Error(`The capture server needs the openssl CLI to make its certificate: ${(err as Error).message}`, { cause: err });
   }
   return { certFile, keyFile };
 }

@@ -24,6 +24,7 @@ const guardedLookup = dns.lookup;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   return (guardedLookup as any).call(dns, hostname, ...rest);
 };
+// eslint-disable-next-line @typescript-eslint/unbound-method -- kept to be called with the socket as `this`
 const guardedConnect = net.Socket.prototype.connect;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 (net.Socket.prototype as any).connect = function recordConnect(this: net.Socket, ...args: any[]) {
