@@ -76,7 +76,9 @@ export function syntheticFindings(n: number, opts: { clusters?: number; registri
       change: "unchanged",
       previousStatus: null,
       subscriptionId: subjectId.split("/")[2].toLowerCase(),
-      exemption: exempt ? { source: "api", justification: "synthetic", expiresOn: null, id: `00000000-0000-4000-8000-${String(i).padStart(12, "0")}` } : null,
+      exemption: exempt
+        ? { source: "api", justification: "synthetic", expiresOn: null, id: `00000000-0000-4000-8000-${String(i).padStart(12, "0")}` }
+        : null,
       remediation: null,
     };
   };
@@ -87,7 +89,8 @@ export function syntheticFindings(n: number, opts: { clusters?: number; registri
     const c = p % clusters;
     const r = (Math.floor(p / clusters) + c) % registries;
     if (p >= clusters * registries) throw new Error("not enough (cluster, registry) pairs for that many findings");
-    for (const rule of ATTACHMENT_RULES) if (out.length < n) out.push(make(out.length, rule.id, rule.severity, clusterIdOf(c, subs), registryIdOf(r, subs)));
+    for (const rule of ATTACHMENT_RULES)
+      if (out.length < n) out.push(make(out.length, rule.id, rule.severity, clusterIdOf(c, subs), registryIdOf(r, subs)));
   }
   return out;
 }
@@ -156,10 +159,15 @@ async function measure(url: string, connections: number, durationS: number): Pro
   const autocannon = require("autocannon") as typeof import("autocannon");
   const latencies: number[] = [];
   const result = await new Promise<import("autocannon").Result>((resolve, reject) => {
-    const instance = autocannon({ url, connections, duration: durationS, pipelining: 1 }, (err: unknown, res) => (err ? reject(err instanceof Error ? err : new Error(text(err, "autocannon failed"))) : resolve(res)));
-    (instance as unknown as NodeJS.EventEmitter).on("response", (_client: unknown, _status: number, _bytes: number, responseTime: number) => {
-      latencies.push(responseTime);
-    });
+    const instance = autocannon({ url, connections, duration: durationS, pipelining: 1 }, (err: unknown, res) =>
+      err ? reject(err instanceof Error ? err : new Error(text(err, "autocannon failed"))) : resolve(res),
+    );
+    (instance as unknown as NodeJS.EventEmitter).on(
+      "response",
+      (_client: unknown, _status: number, _bytes: number, responseTime: number) => {
+        latencies.push(responseTime);
+      },
+    );
   });
   latencies.sort((a, b) => a - b);
   return {
@@ -175,7 +183,9 @@ async function measure(url: string, connections: number, durationS: number): Pro
 
 /** Starts Azurite's Table service in a child process; resolves with its table URL. */
 async function startAzuriteChild(dataDir?: string): Promise<{ tableUrl: string; child: ChildProcess }> {
-  const child = fork(__filename, ["--azurite-child", ...(dataDir ? ["--data-dir", dataDir] : [])], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const child = fork(__filename, ["--azurite-child", ...(dataDir ? ["--data-dir", dataDir] : [])], {
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
   const tableUrl = await new Promise<string>((resolve, reject) => {
     child.once("message", (m) => resolve(String((m as { tableUrl: string }).tableUrl)));
     child.once("exit", (code) => reject(new Error(`Azurite child exited (${code})`)));
@@ -227,7 +237,15 @@ async function main(): Promise<void> {
     } else log(`reusing the findings stored in ${dataDir}`);
     const seedSeconds = Math.round((Date.now() - t0) / 1000);
 
-    setRuntime({ config: loadConfig({ AUDIT_TABLE_PREFIX: "bench" }), store, scopeKey, holder: "bench", newDiscovery: () => { throw new Error("no discovery in the benchmark"); } });
+    setRuntime({
+      config: loadConfig({ AUDIT_TABLE_PREFIX: "bench" }),
+      store,
+      scopeKey,
+      holder: "bench",
+      newDiscovery: () => {
+        throw new Error("no discovery in the benchmark");
+      },
+    });
     const { startServer } = await import("../src/server.js");
     const server = await startServer({ port: 0, log: () => undefined });
     const clusterId = findings.find((f) => f.clusterId)!.clusterId!;

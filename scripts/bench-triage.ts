@@ -45,7 +45,8 @@ function parse(argv: string[]): Options {
       o.audit = m;
     } else if (a === "--seed") o.seed = Number(v());
     else if (a === "--latency") o.latencyMs = Number(v());
-    else if (a === "--json") continue; // the output is always JSON
+    else if (a === "--json")
+      continue; // the output is always JSON
     else throw new Error(`unknown argument ${a}`);
   }
   if (!Number.isInteger(o.clusters) || o.clusters < 1) throw new Error("--clusters must be a positive integer");
@@ -55,7 +56,14 @@ function parse(argv: string[]): Options {
 async function main(): Promise<void> {
   const o = parse(process.argv.slice(2));
   const quota = { requests: 15, windowSeconds: 5 };
-  const infra = await startInfraChild({ clusters: o.clusters, seed: o.seed, extraNetwork: 0, latencyMs: o.latencyMs, pageSize: 1000, quota });
+  const infra = await startInfraChild({
+    clusters: o.clusters,
+    seed: o.seed,
+    extraNetwork: 0,
+    latencyMs: o.latencyMs,
+    pageSize: 1000,
+    quota,
+  });
   const http = new IpcHttpClient(infra.child);
   const cloud = CLOUDS.AzureCloud;
   const fresh = () => buildDiscovery({ cloud, credential: simulatorCredential(), httpClient: http });
@@ -102,7 +110,11 @@ async function main(): Promise<void> {
         audit = { mode: "discovery", seconds: round((performance.now() - t0) / 1000), attachments: d.attachments.length };
       }
       const stats = (await infra.call<{ stats: Record<string, unknown> }>("stats")).stats;
-      Object.assign(audit, { resourceGraphRequests: stats.resourceGraphRequests, rowsReturned: stats.rowsReturned, throttled: stats.throttled });
+      Object.assign(audit, {
+        resourceGraphRequests: stats.resourceGraphRequests,
+        rowsReturned: stats.rowsReturned,
+        throttled: stats.throttled,
+      });
     }
     const worst = Math.max(...triages.map((t) => t.seconds as number));
     process.stdout.write(

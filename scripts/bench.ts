@@ -25,7 +25,14 @@ import fs from "node:fs";
 import path from "node:path";
 import { Readable } from "node:stream";
 import { AzureNamedKeyCredential } from "@azure/data-tables";
-import { createHttpHeaders, createPipelineRequest, RestError, type HttpClient, type PipelineRequest, type PipelineResponse } from "@azure/core-rest-pipeline";
+import {
+  createHttpHeaders,
+  createPipelineRequest,
+  RestError,
+  type HttpClient,
+  type PipelineRequest,
+  type PipelineResponse,
+} from "@azure/core-rest-pipeline";
 import { discover, runAudit } from "../src/core/audit.js";
 import { CLOUDS } from "../src/core/clouds.js";
 import type { AuditStore } from "../src/core/ports.js";
@@ -175,15 +182,32 @@ export class Infra {
   /** CPU time of this process (simulator and Azurite) since the last reset. */
   private cpu = process.cpuUsage();
 
-  async start(o: { clusters: number; seed: number; extraNetwork: number; latencyMs: number; pageSize: number; quota?: BenchOptions["quota"] }): Promise<InfraReady> {
+  async start(o: {
+    clusters: number;
+    seed: number;
+    extraNetwork: number;
+    latencyMs: number;
+    pageSize: number;
+    quota?: BenchOptions["quota"];
+  }): Promise<InfraReady> {
     const t0 = performance.now();
     const g = generateEstate({ clusters: o.clusters, seed: o.seed, extraNetwork: o.extraNetwork });
     const relevant = relevantRows(g.estate);
     const estate: Estate = { ...g.estate, simulation: { ...DEFAULT_SIMULATION, faults: [] } };
-    this.simulator = new ArmSimulator(estate, { latencyMs: o.latencyMs, pageSize: o.pageSize, ...(o.quota ? { quota: o.quota } : { quota: undefined }) });
+    this.simulator = new ArmSimulator(estate, {
+      latencyMs: o.latencyMs,
+      pageSize: o.pageSize,
+      ...(o.quota ? { quota: o.quota } : { quota: undefined }),
+    });
     const generateSeconds = (performance.now() - t0) / 1000;
     this.azurite = await startEmbeddedAzurite();
-    return { tableUrl: this.azurite.tableUrl, relevant, counts: g.counts, clusters: g.clusters.filter((c, i) => c.broken || i < 5).slice(0, 50), generateSeconds };
+    return {
+      tableUrl: this.azurite.tableUrl,
+      relevant,
+      counts: g.counts,
+      clusters: g.clusters.filter((c, i) => c.broken || i < 5).slice(0, 50),
+      generateSeconds,
+    };
   }
 
   /** Resource Graph requests: arrival and response times (ms since the first), status, pages, family. */
@@ -261,7 +285,13 @@ async function infraMain(): Promise<void> {
         process.send!({ t: "ready", ready });
       } else if (m.t === "req") {
         const w = m as unknown as WireRequest;
-        const request = createPipelineRequest({ url: w.url, method: w.method as PipelineRequest["method"], headers: createHttpHeaders(w.headers), body: w.body, timeout: w.timeout });
+        const request = createPipelineRequest({
+          url: w.url,
+          method: w.method as PipelineRequest["method"],
+          headers: createHttpHeaders(w.headers),
+          body: w.body,
+          timeout: w.timeout,
+        });
         let out: WireResponse;
         try {
           const r = await infra.send(request);
@@ -290,7 +320,10 @@ async function infraMain(): Promise<void> {
 /** The auditor side of the IPC: an Azure SDK HttpClient that forwards every request to the infrastructure child. */
 export class IpcHttpClient implements HttpClient {
   private next = 1;
-  private readonly pending = new Map<number, { request: PipelineRequest; resolve: (r: PipelineResponse) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<
+    number,
+    { request: PipelineRequest; resolve: (r: PipelineResponse) => void; reject: (e: Error) => void }
+  >();
   constructor(private readonly child: ChildProcess) {
     child.on("message", (m: WireResponse) => {
       if (m.t !== "res") return;
@@ -300,7 +333,8 @@ export class IpcHttpClient implements HttpClient {
       if (m.error) return p.reject(new RestError(m.error.message, { code: m.error.code, request: p.request }));
       const response: PipelineResponse = { status: m.status!, headers: createHttpHeaders(m.headers), request: p.request };
       const streamed = p.request.streamResponseStatusCodes;
-      if (streamed && (streamed.has(m.status!) || streamed.has(Number.POSITIVE_INFINITY))) response.readableStreamBody = Readable.from([Buffer.from(m.body ?? "")]);
+      if (streamed && (streamed.has(m.status!) || streamed.has(Number.POSITIVE_INFINITY)))
+        response.readableStreamBody = Readable.from([Buffer.from(m.body ?? "")]);
       else response.bodyAsText = m.body ?? "";
       p.resolve(response);
     });
@@ -316,15 +350,28 @@ export class IpcHttpClient implements HttpClient {
     const id = this.next++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { request, resolve, reject });
-      const w: WireRequest = { t: "req", id, method: request.method, url: request.url, headers: request.headers.toJSON(), body, timeout: request.timeout };
+      const w: WireRequest = {
+        t: "req",
+        id,
+        method: request.method,
+        url: request.url,
+        headers: request.headers.toJSON(),
+        body,
+        timeout: request.timeout,
+      };
       this.child.send(w);
     });
   }
 }
 
 /** Starts the infrastructure child and waits until it serves. */
-export async function startInfraChild(opts: Parameters<Infra["start"]>[0]): Promise<{ child: ChildProcess; ready: InfraReady; call: <T>(t: string) => Promise<T>; stop: () => Promise<void> }> {
-  const child = fork(__filename, ["--role", "infra"], { execArgv: ["--max-old-space-size=8192"], stdio: ["ignore", "ignore", "inherit", "ipc"] });
+export async function startInfraChild(
+  opts: Parameters<Infra["start"]>[0],
+): Promise<{ child: ChildProcess; ready: InfraReady; call: <T>(t: string) => Promise<T>; stop: () => Promise<void> }> {
+  const child = fork(__filename, ["--role", "infra"], {
+    execArgv: ["--max-old-space-size=8192"],
+    stdio: ["ignore", "ignore", "inherit", "ipc"],
+  });
   const waitFor = <T>(t: string): Promise<T> =>
     new Promise((resolve, reject) => {
       const on = (m: { t: string; message?: string }) => {
@@ -393,14 +440,18 @@ export function memorySampler(): { stop: () => { peakRssMb: number; peakHeapMb: 
     stop: () => {
       clearInterval(t);
       tick();
-      return { peakRssMb: Math.round(Math.max(peakRss, process.resourceUsage().maxRSS * 1024) / 1048576), peakHeapMb: Math.round(peakHeap / 1048576) };
+      return {
+        peakRssMb: Math.round(Math.max(peakRss, process.resourceUsage().maxRSS * 1024) / 1048576),
+        peakHeapMb: Math.round(peakHeap / 1048576),
+      };
     },
   };
 }
 
 /** Query family of a Resource Graph query text (for pages per query): the types it reads. */
 export function queryFamily(q: string): string {
-  const short = (t: string) => t.toLowerCase().replace(/^microsoft\.(resources|containerservice|containerregistry|authorization|network)\//, "");
+  const short = (t: string) =>
+    t.toLowerCase().replace(/^microsoft\.(resources|containerservice|containerregistry|authorization|network)\//, "");
   const m = /type in~ \(([^)]*)\)/.exec(q.split("|")[1] ?? "") ?? /type in~ \(([^)]*)\)/.exec(q);
   const types = m ? [...m[1].matchAll(/'([^']+)'/g)].map((x) => short(x[1])) : [];
   if (!types.length) for (const x of q.matchAll(/type =~ '([^']+)'/g)) types.push(short(x[1]));
@@ -419,7 +470,13 @@ async function auditOnce(deps: { discovery: ReturnType<typeof buildDiscovery>; s
     observer: {
       progress: (m) => {
         if (verbose) process.stderr.write(`[${label} ${round((performance.now() - t0) / 1000, 1)}s] ${m}\n`);
-        const k = m.startsWith("storing") ? "storing" : m.startsWith("evaluating") ? "evaluating" : m.includes("attachments") ? "attachments" : undefined;
+        const k = m.startsWith("storing")
+          ? "storing"
+          : m.startsWith("evaluating")
+            ? "evaluating"
+            : m.includes("attachments")
+              ? "attachments"
+              : undefined;
         if (k && marks[k] === undefined) marks[k] = performance.now();
       },
     },
@@ -429,7 +486,11 @@ async function auditOnce(deps: { discovery: ReturnType<typeof buildDiscovery>; s
   return {
     result,
     wall: (t1 - t0) / 1000,
-    phases: { discoverSeconds: s(t0, marks.evaluating), evaluateSeconds: s(marks.evaluating, marks.storing), storeSeconds: s(marks.storing, t1) },
+    phases: {
+      discoverSeconds: s(t0, marks.evaluating),
+      evaluateSeconds: s(marks.evaluating, marks.storing),
+      storeSeconds: s(marks.storing, t1),
+    },
   };
 }
 
@@ -502,8 +563,16 @@ export async function runSize(clusters: number, o: BenchOptions): Promise<SizeRe
     }
     const peak = mem.stop();
     const bound = o.quota
-      ? quotaLowerBound(ready.relevant, { requests: o.quota.requests, windowSeconds: o.quota.windowSeconds, latencySeconds: o.latencyMs / 1000, pageSize: o.pageSize })
-      : { pages: quotaLowerBound(ready.relevant, { requests: 1, windowSeconds: 0, latencySeconds: 0, pageSize: o.pageSize }).pages, seconds: o.latencyMs / 1000 };
+      ? quotaLowerBound(ready.relevant, {
+          requests: o.quota.requests,
+          windowSeconds: o.quota.windowSeconds,
+          latencySeconds: o.latencyMs / 1000,
+          pageSize: o.pageSize,
+        })
+      : {
+          pages: quotaLowerBound(ready.relevant, { requests: 1, windowSeconds: 0, latencySeconds: 0, pageSize: o.pageSize }).pages,
+          seconds: o.latencyMs / 1000,
+        };
     const f = first.result;
     return {
       clusters,
@@ -549,13 +618,21 @@ export async function runSize(clusters: number, o: BenchOptions): Promise<SizeRe
   }
 }
 
-async function discoveryOnly(clusters: number, o: BenchOptions, httpClient: HttpClient, ready: InfraReady, infraStats: () => Promise<Record<string, unknown>>): Promise<SizeResult> {
+async function discoveryOnly(
+  clusters: number,
+  o: BenchOptions,
+  httpClient: HttpClient,
+  ready: InfraReady,
+  infraStats: () => Promise<Record<string, unknown>>,
+): Promise<SizeResult> {
   const discovery = buildDiscovery({ cloud: CLOUDS.AzureCloud, credential: simulatorCredential(), httpClient });
   global.gc?.();
   const mem = memorySampler();
   const t0 = performance.now();
   const log: string[] = [];
-  const d = await discover(discovery, { kind: "tenant" }, CLOUDS.AzureCloud, { attachments: [], forgotten: [] }, (m) => log.push(`${round((performance.now() - t0) / 1000)}s ${m}`));
+  const d = await discover(discovery, { kind: "tenant" }, CLOUDS.AzureCloud, { attachments: [], forgotten: [] }, (m) =>
+    log.push(`${round((performance.now() - t0) / 1000)}s ${m}`),
+  );
   const wall = (performance.now() - t0) / 1000;
   const peak = mem.stop();
   const ds = discovery.stats();
@@ -563,7 +640,12 @@ async function discoveryOnly(clusters: number, o: BenchOptions, httpClient: Http
   const queries = (sim.queries as string[]) ?? [];
   const pagesPerQuery: Record<string, number> = {};
   for (const q of queries) pagesPerQuery[queryFamily(q)] = (pagesPerQuery[queryFamily(q)] ?? 0) + 1;
-  const bound = quotaLowerBound(ready.relevant, { requests: o.quota?.requests ?? 1e9, windowSeconds: o.quota?.windowSeconds ?? 0, latencySeconds: o.latencyMs / 1000, pageSize: o.pageSize });
+  const bound = quotaLowerBound(ready.relevant, {
+    requests: o.quota?.requests ?? 1e9,
+    windowSeconds: o.quota?.windowSeconds ?? 0,
+    latencySeconds: o.latencyMs / 1000,
+    pageSize: o.pageSize,
+  });
   return {
     clusters,
     wallSeconds: round(wall),
@@ -608,17 +690,22 @@ export function chartSvg(rows: SizeResult[]): string {
   const ym = (v: number) => m.t + ph - (v / mMax) * ph;
   const line = (pts: [number, number][]) => pts.map(([a, b], i) => `${i ? "L" : "M"}${a.toFixed(1)},${b.toFixed(1)}`).join(" ");
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`,
+  );
   out.push(`<title>aks-acr-auditor scale benchmark: wall time and peak memory against cluster count</title>`);
   out.push(`<rect width="${W}" height="${H}" fill="#fff"/>`);
-  out.push(`<text x="${W / 2}" y="18" text-anchor="middle" font-size="13" font-weight="bold">Full audit: wall time and peak RSS vs clusters (100 ms latency, 15 req / 5 s)</text>`);
+  out.push(
+    `<text x="${W / 2}" y="18" text-anchor="middle" font-size="13" font-weight="bold">Full audit: wall time and peak RSS vs clusters (100 ms latency, 15 req / 5 s)</text>`,
+  );
   for (let i = 0; i <= 4; i++) {
     const v = (yMax * i) / 4;
     out.push(`<line x1="${m.l}" x2="${m.l + pw}" y1="${y(v).toFixed(1)}" y2="${y(v).toFixed(1)}" stroke="#e5e5e5"/>`);
     out.push(`<text x="${m.l - 6}" y="${(y(v) + 4).toFixed(1)}" text-anchor="end" fill="#1f77b4">${fmt(v)}</text>`);
     out.push(`<text x="${m.l + pw + 6}" y="${(ym((mMax * i) / 4) + 4).toFixed(1)}" fill="#d62728">${fmt((mMax * i) / 4)}</text>`);
   }
-  for (const v of xs) out.push(`<text x="${x(v).toFixed(1)}" y="${m.t + ph + 16}" text-anchor="middle">${v.toLocaleString("en-US")}</text>`);
+  for (const v of xs)
+    out.push(`<text x="${x(v).toFixed(1)}" y="${m.t + ph + 16}" text-anchor="middle">${v.toLocaleString("en-US")}</text>`);
   out.push(`<line x1="${m.l}" x2="${m.l + pw}" y1="${m.t + ph}" y2="${m.t + ph}" stroke="#333"/>`);
   out.push(`<line x1="${m.l}" x2="${m.l}" y1="${m.t}" y2="${m.t + ph}" stroke="#333"/>`);
   out.push(`<text x="${m.l + pw / 2}" y="${H - 8}" text-anchor="middle">clusters</text>`);
@@ -630,7 +717,9 @@ export function chartSvg(rows: SizeResult[]): string {
   out.push(`<path d="${line(bound)}" fill="none" stroke="#1f77b4" stroke-width="1.5" stroke-dasharray="5,4"/>`);
   out.push(`<path d="${line(wall)}" fill="none" stroke="#1f77b4" stroke-width="2.5"/>`);
   out.push(`<path d="${line(rss)}" fill="none" stroke="#d62728" stroke-width="2.5"/>`);
-  out.push(`<line x1="${m.l}" x2="${m.l + pw}" y1="${ym(512).toFixed(1)}" y2="${ym(512).toFixed(1)}" stroke="#d62728" stroke-dasharray="2,3"/>`);
+  out.push(
+    `<line x1="${m.l}" x2="${m.l + pw}" y1="${ym(512).toFixed(1)}" y2="${ym(512).toFixed(1)}" stroke="#d62728" stroke-dasharray="2,3"/>`,
+  );
   for (const [a, b] of wall) out.push(`<circle cx="${a.toFixed(1)}" cy="${b.toFixed(1)}" r="3.5" fill="#1f77b4"/>`);
   for (const [a, b] of rss) out.push(`<rect x="${(a - 3).toFixed(1)}" y="${(b - 3).toFixed(1)}" width="6" height="6" fill="#d62728"/>`);
   const lx = m.l + 10;
@@ -642,7 +731,9 @@ export function chartSvg(rows: SizeResult[]): string {
   ];
   items.forEach(([c, dash, label], i) => {
     const ly = m.t + 10 + i * 15;
-    out.push(`<line x1="${lx}" x2="${lx + 22}" y1="${ly}" y2="${ly}" stroke="${c}" stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ""}/>`);
+    out.push(
+      `<line x1="${lx}" x2="${lx + 22}" y1="${ly}" y2="${ly}" stroke="${c}" stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ""}/>`,
+    );
     out.push(`<text x="${lx + 28}" y="${ly + 4}">${label}</text>`);
   });
   out.push(`</svg>`);
@@ -689,7 +780,10 @@ async function runSizeInChild(n: number, argv: string[], o: BenchOptions): Promi
   const execArgv = ["--expose-gc"];
   if (o.cpuProf) execArgv.push("--cpu-prof", `--cpu-prof-dir=${path.resolve(o.outDir, "profiles")}`);
   if (o.heapProf) execArgv.push("--heap-prof", `--heap-prof-dir=${path.resolve(o.outDir, "profiles")}`);
-  const child = fork(__filename, [...argv, "--role", "audit", "--size", String(n)], { execArgv, stdio: ["ignore", "ignore", "inherit", "ipc"] });
+  const child = fork(__filename, [...argv, "--role", "audit", "--size", String(n)], {
+    execArgv,
+    stdio: ["ignore", "ignore", "inherit", "ipc"],
+  });
   return new Promise((resolve, reject) => {
     child.on("message", (m: { t: string; result?: SizeResult; message?: string }) => {
       if (m.t === "result") resolve(m.result!);

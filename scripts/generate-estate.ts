@@ -125,7 +125,11 @@ const ROLE = {
 /** Built-in definitions the estate carries (Resource Graph lists built-in roles in authorizationresources). */
 const BUILTIN_DEFS: { guid: string; roleName: string; actions: string[]; notActions?: string[]; dataActions?: string[] }[] = [
   { guid: ROLE.acrPull, roleName: "AcrPull", actions: ["Microsoft.ContainerRegistry/registries/pull/read"] },
-  { guid: ROLE.acrPush, roleName: "AcrPush", actions: ["Microsoft.ContainerRegistry/registries/pull/read", "Microsoft.ContainerRegistry/registries/push/write"] },
+  {
+    guid: ROLE.acrPush,
+    roleName: "AcrPush",
+    actions: ["Microsoft.ContainerRegistry/registries/pull/read", "Microsoft.ContainerRegistry/registries/push/write"],
+  },
   { guid: ROLE.reader, roleName: "Reader", actions: ["*/read"] },
   {
     guid: ROLE.contributor,
@@ -146,12 +150,32 @@ const BUILTIN_DEFS: { guid: string; roleName: string; actions: string[]; notActi
     ],
   },
   { guid: ROLE.owner, roleName: "Owner", actions: ["*"] },
-  { guid: ROLE.aksClusterUser, roleName: "Azure Kubernetes Service Cluster User Role", actions: ["Microsoft.ContainerService/managedClusters/listClusterUserCredential/action", "Microsoft.ContainerService/managedClusters/read"] },
-  { guid: ROLE.monitoringMetricsPublisher, roleName: "Monitoring Metrics Publisher", actions: ["Microsoft.Insights/Register/Action", "Microsoft.Support/*", "Microsoft.Resources/subscriptions/resourceGroups/read"], dataActions: ["Microsoft.Insights/Metrics/Write", "Microsoft.Insights/Telemetry/Write"] },
+  {
+    guid: ROLE.aksClusterUser,
+    roleName: "Azure Kubernetes Service Cluster User Role",
+    actions: [
+      "Microsoft.ContainerService/managedClusters/listClusterUserCredential/action",
+      "Microsoft.ContainerService/managedClusters/read",
+    ],
+  },
+  {
+    guid: ROLE.monitoringMetricsPublisher,
+    roleName: "Monitoring Metrics Publisher",
+    actions: ["Microsoft.Insights/Register/Action", "Microsoft.Support/*", "Microsoft.Resources/subscriptions/resourceGroups/read"],
+    dataActions: ["Microsoft.Insights/Metrics/Write", "Microsoft.Insights/Telemetry/Write"],
+  },
   {
     guid: ROLE.networkContributor,
     roleName: "Network Contributor",
-    actions: ["Microsoft.Authorization/*/read", "Microsoft.Insights/alertRules/*", "Microsoft.Network/*", "Microsoft.ResourceHealth/availabilityStatuses/read", "Microsoft.Resources/deployments/*", "Microsoft.Resources/subscriptions/resourceGroups/read", "Microsoft.Support/*"],
+    actions: [
+      "Microsoft.Authorization/*/read",
+      "Microsoft.Insights/alertRules/*",
+      "Microsoft.Network/*",
+      "Microsoft.ResourceHealth/availabilityStatuses/read",
+      "Microsoft.Resources/deployments/*",
+      "Microsoft.Resources/subscriptions/resourceGroups/read",
+      "Microsoft.Support/*",
+    ],
   },
 ];
 const CUSTOM_PULL_ROLE = "0f3e1d2c-5b4a-5c6d-8e7f-a1b2c3d4e5f6";
@@ -236,7 +260,10 @@ export function generateEstate(opts: GenerateOptions): GenerateResult {
       properties: {
         displayName: g,
         tenantId: TENANT,
-        details: { parent: parent ? { id: `/providers/Microsoft.Management/managementGroups/${parent}`, name: parent } : null, managementGroupAncestorsChain: chain },
+        details: {
+          parent: parent ? { id: `/providers/Microsoft.Management/managementGroups/${parent}`, name: parent } : null,
+          managementGroupAncestorsChain: chain,
+        },
       },
     });
   }
@@ -325,7 +352,14 @@ export function generateEstate(opts: GenerateOptions): GenerateResult {
       roleName: "Image Puller (custom)",
       type: "CustomRole",
       description: "Pull images from any registry",
-      permissions: [{ actions: ["Microsoft.ContainerRegistry/registries/pull/read", "Microsoft.ContainerRegistry/registries/read"], notActions: [], dataActions: [], notDataActions: [] }],
+      permissions: [
+        {
+          actions: ["Microsoft.ContainerRegistry/registries/pull/read", "Microsoft.ContainerRegistry/registries/read"],
+          notActions: [],
+          dataActions: [],
+          notDataActions: [],
+        },
+      ],
       assignableScopes: subs.map((s) => `/subscriptions/${s.id}`),
     },
   });
@@ -351,7 +385,15 @@ export function generateEstate(opts: GenerateOptions): GenerateResult {
     });
   };
 
-  const assignment = (scope: string, principalId: string, principalType: string, roleGuid: string, sub: string | undefined, rg: string, roleDefSub?: string) => {
+  const assignment = (
+    scope: string,
+    principalId: string,
+    principalType: string,
+    roleGuid: string,
+    sub: string | undefined,
+    rg: string,
+    roleDefSub?: string,
+  ) => {
     const name = rnd.guid();
     const roleDefinitionId = roleDefSub
       ? `/subscriptions/${roleDefSub}/providers/Microsoft.Authorization/roleDefinitions/${roleGuid}`
@@ -419,7 +461,14 @@ export function generateEstate(opts: GenerateOptions): GenerateResult {
     resources.push(
       base(id, "microsoft.network/publicipprefixes", name, sub, rg, location, {
         sku: { name: "Standard", tier: "Regional" },
-        properties: { provisioningState: "Succeeded", resourceGuid: rnd.guid(), prefixLength: 30, publicIPAddressVersion: "IPv4", ipPrefix: prefix, ipTags: [] },
+        properties: {
+          provisioningState: "Succeeded",
+          resourceGuid: rnd.guid(),
+          prefixLength: 30,
+          publicIPAddressVersion: "IPv4",
+          ipPrefix: prefix,
+          ipTags: [],
+        },
       }),
     );
     count("publicIpPrefixes");
@@ -455,7 +504,16 @@ export function generateEstate(opts: GenerateOptions): GenerateResult {
     remote: string;
     state: string;
   }
-  const vnet = (sub: string, rg: string, name: string, location: string, space: string, subnets: Subnet[], peerings: Peering[], dnsServers: string[] = []): string => {
+  const vnet = (
+    sub: string,
+    rg: string,
+    name: string,
+    location: string,
+    space: string,
+    subnets: Subnet[],
+    peerings: Peering[],
+    dnsServers: string[] = [],
+  ): string => {
     const id = netId(sub, rg, "virtualNetworks", name);
     resources.push(
       base(id, "microsoft.network/virtualnetworks", name, sub, rg, location, {
@@ -501,14 +559,36 @@ export function generateEstate(opts: GenerateOptions): GenerateResult {
 
   const dnsLink = (sub: string, zoneId: string, name: string, vnetId: string) => {
     resources.push(
-      base(`${zoneId}/virtualNetworkLinks/${name}`, "microsoft.network/privatednszones/virtualnetworklinks", name, sub, "rg-dns", "global", {
-        properties: { provisioningState: "Succeeded", registrationEnabled: false, resolutionPolicy: "Default", virtualNetwork: { id: vnetId }, virtualNetworkLinkState: "Completed" },
-      }),
+      base(
+        `${zoneId}/virtualNetworkLinks/${name}`,
+        "microsoft.network/privatednszones/virtualnetworklinks",
+        name,
+        sub,
+        "rg-dns",
+        "global",
+        {
+          properties: {
+            provisioningState: "Succeeded",
+            registrationEnabled: false,
+            resolutionPolicy: "Default",
+            virtualNetwork: { id: vnetId },
+            virtualNetworkLinkState: "Completed",
+          },
+        },
+      ),
     );
     count("dnsZoneLinks");
   };
 
-  const privateEndpoint = (sub: string, rg: string, name: string, location: string, subnetId: string, target: string, status: string): string => {
+  const privateEndpoint = (
+    sub: string,
+    rg: string,
+    name: string,
+    location: string,
+    subnetId: string,
+    target: string,
+    status: string,
+  ): string => {
     const id = netId(sub, rg, "privateEndpoints", name);
     resources.push(
       base(id, "microsoft.network/privateendpoints", name, sub, rg, location, {
@@ -543,7 +623,18 @@ export function generateEstate(opts: GenerateOptions): GenerateResult {
     hubId: string;
     endpointsSubnet: string;
     zoneId: string;
-    spokes: { id: string; name: string; index: number; natGatewayId: string; egress: string[]; nextSubnet: number; subnets: Subnet[]; peerings: Peering[]; dns: string[]; linked: boolean }[];
+    spokes: {
+      id: string;
+      name: string;
+      index: number;
+      natGatewayId: string;
+      egress: string[];
+      nextSubnet: number;
+      subnets: Subnet[];
+      peerings: Peering[];
+      dns: string[];
+      linked: boolean;
+    }[];
   }
   const clustersPerSub: number[] = subs.map((_, s) => Math.floor(N / S) + (s < N % S ? 1 : 0));
   const subNets: SubNet[] = [];
@@ -576,7 +667,14 @@ export function generateEstate(opts: GenerateOptions): GenerateResult {
       const id = netId(sub, "rg-network", "virtualNetworks", name);
       const ip = publicIp(sub, "rg-network", `pip-nat-spoke-${k + 1}`, region);
       const prefixes = rnd.chance(0.3) ? [publicIpPrefix(sub, "rg-network", `ippre-nat-spoke-${k + 1}`, region)] : [];
-      const natId = natGateway(sub, "rg-network", `nat-spoke-${k + 1}`, region, [ip.id], prefixes.map((p) => p.id));
+      const natId = natGateway(
+        sub,
+        "rg-network",
+        `nat-spoke-${k + 1}`,
+        region,
+        [ip.id],
+        prefixes.map((p) => p.id),
+      );
       spokes.push({
         id,
         name,
@@ -596,7 +694,10 @@ export function generateEstate(opts: GenerateOptions): GenerateResult {
     // Registries of this subscription.
     const n = s === 0 ? Math.max(platformRegs, regsPerSub[s]) : regsPerSub[s];
     for (let i = 0; i < n; i++) {
-      const name = s === 0 && i < platformRegs ? `platformacr${String(i).padStart(3, "0")}${rnd.hex(4)}` : `acr${String(s).padStart(4, "0")}${String(i).padStart(2, "0")}${rnd.hex(6)}`;
+      const name =
+        s === 0 && i < platformRegs
+          ? `platformacr${String(i).padStart(3, "0")}${rnd.hex(4)}`
+          : `acr${String(s).padStart(4, "0")}${String(i).padStart(2, "0")}${rnd.hex(6)}`;
       const id = `${rgId(sub, "rg-acr")}/providers/Microsoft.ContainerRegistry/registries/${name}`;
       const roll = rnd.next();
       const mode: Reg["mode"] = s === 0 && i < platformRegs ? "firewall" : roll < 0.4 ? "public" : roll < 0.7 ? "firewall" : "private";
@@ -609,11 +710,19 @@ export function generateEstate(opts: GenerateOptions): GenerateResult {
           id: `${id}/privateEndpointConnections/pe-${name}.${rnd.hex(8)}`,
           name: `pe-${name}.${rnd.hex(8)}`,
           type: "Microsoft.ContainerRegistry/registries/privateEndpointConnections",
-          properties: { privateEndpoint: { id: peId }, privateLinkServiceConnectionState: { status, description: "", actionsRequired: "None" }, provisioningState: "Succeeded" },
+          properties: {
+            privateEndpoint: { id: peId },
+            privateLinkServiceConnectionState: { status, description: "", actionsRequired: "None" },
+            provisioningState: "Succeeded",
+          },
         });
       }
       const row = base(id, "microsoft.containerregistry/registries", name, sub, "rg-acr", region, {
-        sku: premium ? { name: "Premium", tier: "Premium" } : rnd.chance(0.5) ? { name: "Standard", tier: "Standard" } : { name: "Basic", tier: "Basic" },
+        sku: premium
+          ? { name: "Premium", tier: "Premium" }
+          : rnd.chance(0.5)
+            ? { name: "Standard", tier: "Standard" }
+            : { name: "Basic", tier: "Basic" },
         properties: {
           loginServer: `${name}.azurecr.io`,
           creationDate: "2025-03-02T10:11:12.1234567Z",
@@ -648,7 +757,12 @@ export function generateEstate(opts: GenerateOptions): GenerateResult {
           const loc = REGIONS[(REGIONS.indexOf(region) + 1 + k) % REGIONS.length];
           resources.push(
             base(`${id}/replications/${loc}`, "microsoft.containerregistry/registries/replications", loc, sub, "rg-acr", loc, {
-              properties: { provisioningState: rnd.chance(0.95) ? "Succeeded" : "Failed", status: { displayStatus: "Ready" }, regionEndpointEnabled: true, zoneRedundancy: "Disabled" },
+              properties: {
+                provisioningState: rnd.chance(0.95) ? "Succeeded" : "Failed",
+                status: { displayStatus: "Ready" },
+                regionEndpointEnabled: true,
+                zoneRedundancy: "Disabled",
+              },
             }),
           );
           count("replications");
@@ -685,13 +799,24 @@ export function generateEstate(opts: GenerateOptions): GenerateResult {
       const managedVnet = rnd.chance(0.1);
       const spoke = net.spokes[c % net.spokes.length];
       const outRoll = rnd.next();
-      const outbound = outRoll < 0.6 ? "loadBalancer" : outRoll < 0.85 ? "userAssignedNATGateway" : outRoll < 0.95 ? "managedNATGateway" : "userDefinedRouting";
+      const outbound =
+        outRoll < 0.6
+          ? "loadBalancer"
+          : outRoll < 0.85
+            ? "userAssignedNATGateway"
+            : outRoll < 0.95
+              ? "managedNATGateway"
+              : "userDefinedRouting";
       const pools: Record<string, unknown>[] = [];
       const poolCount = 1 + rnd.int(3);
       let subnetId: string | undefined;
       if (!managedVnet) {
         const sn = `snet-${name}`;
-        spoke.subnets.push({ name: sn, prefix: `10.${100 + spoke.index}.${spoke.nextSubnet++ % 256}.0/24`, natGatewayId: outbound === "userAssignedNATGateway" ? spoke.natGatewayId : undefined });
+        spoke.subnets.push({
+          name: sn,
+          prefix: `10.${100 + spoke.index}.${spoke.nextSubnet++ % 256}.0/24`,
+          natGatewayId: outbound === "userAssignedNATGateway" ? spoke.natGatewayId : undefined,
+        });
         subnetId = `${spoke.id}/subnets/${sn}`;
       }
       for (let p = 0; p < poolCount; p++) {
@@ -731,11 +856,19 @@ export function generateEstate(opts: GenerateOptions): GenerateResult {
       if (effective === "loadBalancer") {
         const ip = publicIp(sub, nodeRg, `${rnd.guid()}`, location);
         egress.push(ip.ip);
-        networkProfile.loadBalancerProfile = { managedOutboundIPs: { count: 1 }, effectiveOutboundIPs: [{ id: ip.id }], backendPoolType: "nodeIPConfiguration" };
+        networkProfile.loadBalancerProfile = {
+          managedOutboundIPs: { count: 1 },
+          effectiveOutboundIPs: [{ id: ip.id }],
+          backendPoolType: "nodeIPConfiguration",
+        };
       } else if (effective === "managedNATGateway") {
         const ip = publicIp(sub, nodeRg, `${rnd.guid()}`, location);
         egress.push(ip.ip);
-        networkProfile.natGatewayProfile = { managedOutboundIPProfile: { count: 1 }, effectiveOutboundIPs: [{ id: ip.id }], idleTimeoutInMinutes: 4 };
+        networkProfile.natGatewayProfile = {
+          managedOutboundIPProfile: { count: 1 },
+          effectiveOutboundIPs: [{ id: ip.id }],
+          idleTimeoutInMinutes: 4,
+        };
       } else if (effective === "userAssignedNATGateway") {
         egress.push(...spoke.egress);
       }
@@ -781,7 +914,8 @@ export function generateEstate(opts: GenerateOptions): GenerateResult {
       const attached: Reg[] = [own];
       if (rnd.chance(0.2) && !platform.includes(own)) attached.push(rnd.pick(platform));
       const tags: Record<string, string> = { env: rnd.pick(["prod", "staging", "dev"]), owner: `team-${rnd.int(200)}` };
-      if (rnd.chance(0.1)) tags["aks-acr-audit-registries"] = attached.map((r) => (rnd.chance(0.5) ? `${r.name}.azurecr.io` : r.name)).join(",");
+      if (rnd.chance(0.1))
+        tags["aks-acr-audit-registries"] = attached.map((r) => (rnd.chance(0.5) ? `${r.name}.azurecr.io` : r.name)).join(",");
 
       if (!sp) {
         for (const reg of attached) {
@@ -790,7 +924,8 @@ export function generateEstate(opts: GenerateOptions): GenerateResult {
           else if (roll < 0.85) assignment(rgId(reg.sub, reg.rg), kubeletObjectId, "ServicePrincipal", ROLE.acrPull, reg.sub, reg.rg);
           else if (roll < 0.9) assignment(reg.id, kubeletObjectId, "ServicePrincipal", ROLE.acrPush, reg.sub, reg.rg);
           else if (roll < 0.94) assignment(reg.id, kubeletObjectId, "ServicePrincipal", CUSTOM_PULL_ROLE, reg.sub, reg.rg, subs[0].id);
-          else if (tags["aks-acr-audit-registries"]) broken = true; // declared, never granted
+          else if (tags["aks-acr-audit-registries"])
+            broken = true; // declared, never granted
           else assignment(reg.id, kubeletObjectId, "ServicePrincipal", ROLE.acrPull, reg.sub, reg.rg);
           // Firewalled registries allow most of their clusters' egress addresses.
           if (reg.mode === "firewall") {
@@ -824,25 +959,63 @@ export function generateEstate(opts: GenerateOptions): GenerateResult {
         for (let p = 0; p < poolCount; p++) {
           const vmss = `aks-${p === 0 ? "system" : `user${p}`}-${rnd.int(1e8)}-vmss`;
           resources.push(
-            base(`${rgId(sub, nodeRg)}/providers/Microsoft.Compute/virtualMachineScaleSets/${vmss}`, "microsoft.compute/virtualmachinescalesets", vmss, sub, nodeRg, location, {
-              sku: { name: "Standard_D4ds_v5", tier: "Standard", capacity: 3 },
-              properties: { provisioningState: "Succeeded", orchestrationMode: "Uniform", upgradePolicy: { mode: "Manual" }, singlePlacementGroup: false, uniqueId: rnd.guid() },
-              tags: { "aks-managed-poolName": p === 0 ? "system" : `user${p}`, "aks-managed-orchestrator": "Kubernetes:1.32.7" },
-            }),
+            base(
+              `${rgId(sub, nodeRg)}/providers/Microsoft.Compute/virtualMachineScaleSets/${vmss}`,
+              "microsoft.compute/virtualmachinescalesets",
+              vmss,
+              sub,
+              nodeRg,
+              location,
+              {
+                sku: { name: "Standard_D4ds_v5", tier: "Standard", capacity: 3 },
+                properties: {
+                  provisioningState: "Succeeded",
+                  orchestrationMode: "Uniform",
+                  upgradePolicy: { mode: "Manual" },
+                  singlePlacementGroup: false,
+                  uniqueId: rnd.guid(),
+                },
+                tags: { "aks-managed-poolName": p === 0 ? "system" : `user${p}`, "aks-managed-orchestrator": "Kubernetes:1.32.7" },
+              },
+            ),
           );
           count("unrelated");
         }
         resources.push(
           base(netId(sub, nodeRg, "loadBalancers", "kubernetes"), "microsoft.network/loadbalancers", "kubernetes", sub, nodeRg, location, {
             sku: { name: "Standard", tier: "Regional" },
-            properties: { provisioningState: "Succeeded", resourceGuid: rnd.guid(), frontendIPConfigurations: [], backendAddressPools: [], loadBalancingRules: [], probes: [], outboundRules: [] },
+            properties: {
+              provisioningState: "Succeeded",
+              resourceGuid: rnd.guid(),
+              frontendIPConfigurations: [],
+              backendAddressPools: [],
+              loadBalancingRules: [],
+              probes: [],
+              outboundRules: [],
+            },
           }),
-          base(netId(sub, nodeRg, "networkSecurityGroups", `aks-agentpool-${rnd.int(1e8)}-nsg`), "microsoft.network/networksecuritygroups", "aks-agentpool-nsg", sub, nodeRg, location, {
-            properties: { provisioningState: "Succeeded", resourceGuid: rnd.guid(), securityRules: [], defaultSecurityRules: [] },
-          }),
-          base(`/subscriptions/${sub}/resourceGroups/${nodeRg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/${name}-agentpool`, "microsoft.managedidentity/userassignedidentities", `${name}-agentpool`, sub, nodeRg, location, {
-            properties: { tenantId: TENANT, principalId: kubeletObjectId, clientId: rnd.guid() },
-          }),
+          base(
+            netId(sub, nodeRg, "networkSecurityGroups", `aks-agentpool-${rnd.int(1e8)}-nsg`),
+            "microsoft.network/networksecuritygroups",
+            "aks-agentpool-nsg",
+            sub,
+            nodeRg,
+            location,
+            {
+              properties: { provisioningState: "Succeeded", resourceGuid: rnd.guid(), securityRules: [], defaultSecurityRules: [] },
+            },
+          ),
+          base(
+            `/subscriptions/${sub}/resourceGroups/${nodeRg}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/${name}-agentpool`,
+            "microsoft.managedidentity/userassignedidentities",
+            `${name}-agentpool`,
+            sub,
+            nodeRg,
+            location,
+            {
+              properties: { tenantId: TENANT, principalId: kubeletObjectId, clientId: rnd.guid() },
+            },
+          ),
         );
         count("unrelated", 3);
       }
@@ -866,7 +1039,12 @@ export function generateEstate(opts: GenerateOptions): GenerateResult {
     for (const k of spokes) vnet(sub, "rg-network", k.name, region, `10.${100 + k.index}.0.0/16`, k.subnets, k.peerings, k.dns);
     resources.push(
       base(zoneId, "microsoft.network/privatednszones", "privatelink.azurecr.io", sub, "rg-dns", "global", {
-        properties: { maxNumberOfRecordSets: 25000, numberOfRecordSets: 1 + (regsBySub.get(sub)?.length ?? 0), numberOfVirtualNetworkLinks: 1 + spokes.length, provisioningState: "Succeeded" },
+        properties: {
+          maxNumberOfRecordSets: 25000,
+          numberOfRecordSets: 1 + (regsBySub.get(sub)?.length ?? 0),
+          numberOfVirtualNetworkLinks: 1 + spokes.length,
+          provisioningState: "Succeeded",
+        },
       }),
     );
     dnsLink(sub, zoneId, "link-vnet-hub", hubId);
@@ -884,7 +1062,7 @@ export function generateEstate(opts: GenerateOptions): GenerateResult {
 
   // ---------------------------------------------------------------- unrelated resources
   const unrelated = Math.round(N * unrelatedPerCluster);
-  for (let i = 0; i < unrelated; ) {
+  for (let i = 0; i < unrelated;) {
     const s = subs[rnd.int(S)];
     const rg = `rg-app-${rnd.int(20)}`;
     const roll = rnd.next();
@@ -893,32 +1071,64 @@ export function generateEstate(opts: GenerateOptions): GenerateResult {
       const nicId = netId(s.id, rg, "networkInterfaces", `${vm}-nic`);
       const diskId = `${rgId(s.id, rg)}/providers/Microsoft.Compute/disks/${vm}_OsDisk_1_${rnd.hex(32)}`;
       resources.push(
-        base(`${rgId(s.id, rg)}/providers/Microsoft.Compute/virtualMachines/${vm}`, "microsoft.compute/virtualmachines", vm, s.id, rg, s.region, {
-          properties: {
-            provisioningState: "Succeeded",
-            vmId: rnd.guid(),
-            hardwareProfile: { vmSize: "Standard_D2s_v5" },
-            storageProfile: { osDisk: { osType: "Linux", name: `${vm}_OsDisk_1`, managedDisk: { id: diskId, storageAccountType: "Premium_LRS" } } },
-            networkProfile: { networkInterfaces: [{ id: nicId }] },
+        base(
+          `${rgId(s.id, rg)}/providers/Microsoft.Compute/virtualMachines/${vm}`,
+          "microsoft.compute/virtualmachines",
+          vm,
+          s.id,
+          rg,
+          s.region,
+          {
+            properties: {
+              provisioningState: "Succeeded",
+              vmId: rnd.guid(),
+              hardwareProfile: { vmSize: "Standard_D2s_v5" },
+              storageProfile: {
+                osDisk: { osType: "Linux", name: `${vm}_OsDisk_1`, managedDisk: { id: diskId, storageAccountType: "Premium_LRS" } },
+              },
+              networkProfile: { networkInterfaces: [{ id: nicId }] },
+            },
           },
-        }),
+        ),
         base(diskId, "microsoft.compute/disks", diskId.split("/").pop()!, s.id, rg, s.region, {
           sku: { name: "Premium_LRS", tier: "Premium" },
           properties: { provisioningState: "Succeeded", diskSizeGB: 64, diskState: "Attached", osType: "Linux" },
         }),
         base(nicId, "microsoft.network/networkinterfaces", `${vm}-nic`, s.id, rg, s.region, {
-          properties: { provisioningState: "Succeeded", ipConfigurations: [{ name: "ipconfig1", properties: { privateIPAddress: `10.50.${rnd.int(255)}.${rnd.int(255)}`, privateIPAllocationMethod: "Dynamic" } }] },
+          properties: {
+            provisioningState: "Succeeded",
+            ipConfigurations: [
+              {
+                name: "ipconfig1",
+                properties: { privateIPAddress: `10.50.${rnd.int(255)}.${rnd.int(255)}`, privateIPAllocationMethod: "Dynamic" },
+              },
+            ],
+          },
         }),
       );
       i += 3;
     } else if (roll < 0.6) {
       const name = `st${rnd.hex(12)}`;
       resources.push(
-        base(`${rgId(s.id, rg)}/providers/Microsoft.Storage/storageAccounts/${name}`, "microsoft.storage/storageaccounts", name, s.id, rg, s.region, {
-          kind: "StorageV2",
-          sku: { name: "Standard_LRS", tier: "Standard" },
-          properties: { provisioningState: "Succeeded", minimumTlsVersion: "TLS1_2", allowBlobPublicAccess: false, publicNetworkAccess: "Enabled", networkAcls: { defaultAction: "Allow", ipRules: [] } },
-        }),
+        base(
+          `${rgId(s.id, rg)}/providers/Microsoft.Storage/storageAccounts/${name}`,
+          "microsoft.storage/storageaccounts",
+          name,
+          s.id,
+          rg,
+          s.region,
+          {
+            kind: "StorageV2",
+            sku: { name: "Standard_LRS", tier: "Standard" },
+            properties: {
+              provisioningState: "Succeeded",
+              minimumTlsVersion: "TLS1_2",
+              allowBlobPublicAccess: false,
+              publicNetworkAccess: "Enabled",
+              networkAcls: { defaultAction: "Allow", ipRules: [] },
+            },
+          },
+        ),
       );
       i += 1;
     } else if (roll < 0.8) {
@@ -953,7 +1163,13 @@ export function generateEstate(opts: GenerateOptions): GenerateResult {
               addressSpace: { addressPrefixes: ["192.168.0.0/16"] },
               dhcpOptions: { dnsServers: [] },
               subnets: [{ name: "default", id: `${id}/subnets/default`, properties: { addressPrefix: "192.168.0.0/24" } }],
-              virtualNetworkPeerings: [{ name: "to-hub", id: `${id}/virtualNetworkPeerings/to-hub`, properties: { peeringState: "Connected", remoteVirtualNetwork: { id: subNets[subs.indexOf(s)].hubId } } }],
+              virtualNetworkPeerings: [
+                {
+                  name: "to-hub",
+                  id: `${id}/virtualNetworkPeerings/to-hub`,
+                  properties: { peeringState: "Connected", remoteVirtualNetwork: { id: subNets[subs.indexOf(s)].hubId } },
+                },
+              ],
             },
           }),
         );
@@ -961,29 +1177,68 @@ export function generateEstate(opts: GenerateOptions): GenerateResult {
         const id = netId(s.id, rg, "privateEndpoints", `pe-extra-${tag}`);
         resources.push(
           base(id, "microsoft.network/privateendpoints", `pe-extra-${tag}`, s.id, rg, s.region, {
-            properties: { provisioningState: "Succeeded", subnet: { id: subNets[subs.indexOf(s)].endpointsSubnet }, privateLinkServiceConnections: [], manualPrivateLinkServiceConnections: [] },
+            properties: {
+              provisioningState: "Succeeded",
+              subnet: { id: subNets[subs.indexOf(s)].endpointsSubnet },
+              privateLinkServiceConnections: [],
+              manualPrivateLinkServiceConnections: [],
+            },
           }),
         );
       } else if (kind === 2) {
         resources.push(
-          base(netId(s.id, rg, "publicIPAddresses", `pip-extra-${tag}`), "microsoft.network/publicipaddresses", `pip-extra-${tag}`, s.id, rg, s.region, {
-            sku: { name: "Standard", tier: "Regional" },
-            properties: { provisioningState: "Succeeded", ipAddress: publicAddress(ipCounter++), publicIPAddressVersion: "IPv4", publicIPAllocationMethod: "Static" },
-          }),
+          base(
+            netId(s.id, rg, "publicIPAddresses", `pip-extra-${tag}`),
+            "microsoft.network/publicipaddresses",
+            `pip-extra-${tag}`,
+            s.id,
+            rg,
+            s.region,
+            {
+              sku: { name: "Standard", tier: "Regional" },
+              properties: {
+                provisioningState: "Succeeded",
+                ipAddress: publicAddress(ipCounter++),
+                publicIPAddressVersion: "IPv4",
+                publicIPAllocationMethod: "Static",
+              },
+            },
+          ),
         );
       } else if (kind === 3) {
         resources.push(
-          base(netId(s.id, rg, "natGateways", `nat-extra-${tag}`), "microsoft.network/natgateways", `nat-extra-${tag}`, s.id, rg, s.region, {
-            sku: { name: "Standard" },
-            properties: { provisioningState: "Succeeded", publicIpAddresses: [], publicIpPrefixes: [] },
-          }),
+          base(
+            netId(s.id, rg, "natGateways", `nat-extra-${tag}`),
+            "microsoft.network/natgateways",
+            `nat-extra-${tag}`,
+            s.id,
+            rg,
+            s.region,
+            {
+              sku: { name: "Standard" },
+              properties: { provisioningState: "Succeeded", publicIpAddresses: [], publicIpPrefixes: [] },
+            },
+          ),
         );
       } else {
         const zone = subNets[subs.indexOf(s)].zoneId;
         resources.push(
-          base(`${zone}/virtualNetworkLinks/link-extra-${tag}`, "microsoft.network/privatednszones/virtualnetworklinks", `link-extra-${tag}`, s.id, "rg-dns", "global", {
-            properties: { provisioningState: "Succeeded", registrationEnabled: false, virtualNetwork: { id: netId(s.id, rg, "virtualNetworks", `vnet-extra-${tag}`) }, virtualNetworkLinkState: "Completed" },
-          }),
+          base(
+            `${zone}/virtualNetworkLinks/link-extra-${tag}`,
+            "microsoft.network/privatednszones/virtualnetworklinks",
+            `link-extra-${tag}`,
+            s.id,
+            "rg-dns",
+            "global",
+            {
+              properties: {
+                provisioningState: "Succeeded",
+                registrationEnabled: false,
+                virtualNetwork: { id: netId(s.id, rg, "virtualNetworks", `vnet-extra-${tag}`) },
+                virtualNetworkLinkState: "Completed",
+              },
+            },
+          ),
         );
       }
       count("extraNetwork");
@@ -1013,9 +1268,13 @@ export function generateEstate(opts: GenerateOptions): GenerateResult {
  * VNets, private endpoints, NAT gateways of node subnets, outbound public IPs and prefixes, private DNS
  * zone links of node VNets on a private path), and replications of attached registries.
  */
-export function relevantRows(estate: { tables: GeneratedEstate["tables"] }, privateLinkZone = "privatelink.azurecr.io"): Record<string, number> {
+export function relevantRows(
+  estate: { tables: GeneratedEstate["tables"] },
+  privateLinkZone = "privatelink.azurecr.io",
+): Record<string, number> {
   const lc = (s: unknown) => (typeof s === "string" ? s.toLowerCase() : "");
-  const obj = (v: unknown): Record<string, unknown> => (v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+  const obj = (v: unknown): Record<string, unknown> =>
+    v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
   const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
   const parent = (id: string) => id.split("/").slice(0, -2).join("/");
   const t = estate.tables;
@@ -1042,13 +1301,15 @@ export function relevantRows(estate: { tables: GeneratedEstate["tables"] }, priv
     const oid = lc(obj(obj(obj(c.properties).identityProfile).kubeletidentity).objectId);
     if (oid) kubelets.set(oid, c);
   }
-  const assignments = t.authorizationresources.filter((r) => r.type === "microsoft.authorization/roleassignments" && kubelets.has(lc(obj(r.properties).principalId)));
+  const assignments = t.authorizationresources.filter(
+    (r) => r.type === "microsoft.authorization/roleassignments" && kubelets.has(lc(obj(r.properties).principalId)),
+  );
   const defGuids = new Set(assignments.map((a) => lc(obj(a.properties).roleDefinitionId).split("/").pop()));
   const attachedClusters = new Set<string>();
   const attachedRegs = new Set<string>();
   for (const a of assignments) {
     const scope = lc(obj(a.properties).scope);
-    const hits = regById.has(scope) ? [regById.get(scope)!] : regsByRg.get(scope) ?? [];
+    const hits = regById.has(scope) ? [regById.get(scope)!] : (regsByRg.get(scope) ?? []);
     for (const r of hits) {
       attachedRegs.add(lc(r.id));
       attachedClusters.add(lc(kubelets.get(lc(obj(a.properties).principalId))!.id));
@@ -1058,7 +1319,10 @@ export function relevantRows(estate: { tables: GeneratedEstate["tables"] }, priv
     const tags = obj(c.tags);
     const v = Object.entries(tags).find(([k]) => k.toLowerCase() === "aks-acr-audit-registries")?.[1];
     if (typeof v !== "string") continue;
-    for (const e of v.split(/[,;]/).map((x) => x.trim().toLowerCase()).filter(Boolean)) {
+    for (const e of v
+      .split(/[,;]/)
+      .map((x) => x.trim().toLowerCase())
+      .filter(Boolean)) {
       const r = regById.get(e) ?? regByName.get(e.split(".")[0]);
       attachedClusters.add(lc(c.id));
       if (r) attachedRegs.add(lc(r.id));
@@ -1080,30 +1344,37 @@ export function relevantRows(estate: { tables: GeneratedEstate["tables"] }, priv
     for (const pool of arr(p.agentPoolProfiles)) {
       const sn = lc(obj(pool).vnetSubnetID);
       if (sn) nodeVnets.add(parent(sn));
-      else for (const v of vnetsByRg.get(`/subscriptions/${lc(c.subscriptionId)}/resourcegroups/${lc(p.nodeResourceGroup)}`) ?? []) nodeVnets.add(v);
+      else
+        for (const v of vnetsByRg.get(`/subscriptions/${lc(c.subscriptionId)}/resourcegroups/${lc(p.nodeResourceGroup)}`) ?? [])
+          nodeVnets.add(v);
     }
     const net = obj(p.networkProfile);
-    for (const x of [...arr(obj(net.loadBalancerProfile).effectiveOutboundIPs), ...arr(obj(net.natGatewayProfile).effectiveOutboundIPs)]) ips.add(lc(obj(x).id));
+    for (const x of [...arr(obj(net.loadBalancerProfile).effectiveOutboundIPs), ...arr(obj(net.natGatewayProfile).effectiveOutboundIPs)])
+      ips.add(lc(obj(x).id));
   }
   const nats = new Set<string>();
-  for (const v of nodeVnets) for (const s of arr(obj(vnetsById.get(v)?.properties).subnets)) {
-    const n = lc(obj(obj(obj(s).properties).natGateway).id);
-    if (n) nats.add(n);
-  }
+  for (const v of nodeVnets)
+    for (const s of arr(obj(vnetsById.get(v)?.properties).subnets)) {
+      const n = lc(obj(obj(obj(s).properties).natGateway).id);
+      if (n) nats.add(n);
+    }
   for (const n of byType.get("microsoft.network/natgateways") ?? []) {
     if (!nats.has(lc(n.id))) continue;
     for (const x of [...arr(obj(n.properties).publicIpAddresses), ...arr(obj(n.properties).publicIpPrefixes)]) ips.add(lc(obj(x).id));
   }
   const pes = new Set<string>();
-  for (const id of attachedRegs) for (const c of arr(obj(regById.get(id)!.properties).privateEndpointConnections)) {
-    const pe = lc(obj(obj(obj(c).properties).privateEndpoint).id);
-    if (pe) pes.add(pe);
-  }
+  for (const id of attachedRegs)
+    for (const c of arr(obj(regById.get(id)!.properties).privateEndpointConnections)) {
+      const pe = lc(obj(obj(obj(c).properties).privateEndpoint).id);
+      if (pe) pes.add(pe);
+    }
   const has = (type: string, set: Set<string>) => (byType.get(type) ?? []).filter((r) => set.has(lc(r.id))).length;
   // Zone links matter only for node VNets on a private path (rules.md, network.private-dns): the VNet holds,
   // or is peered (Connected) with the VNet of, a referenced private endpoint, and uses Azure DNS.
   const endpointVnets = new Set(
-    (byType.get("microsoft.network/privateendpoints") ?? []).filter((p) => pes.has(lc(p.id))).map((p) => parent(lc(obj(obj(p.properties).subnet).id))),
+    (byType.get("microsoft.network/privateendpoints") ?? [])
+      .filter((p) => pes.has(lc(p.id)))
+      .map((p) => parent(lc(obj(obj(p.properties).subnet).id))),
   );
   const privatePath = new Set(
     [...nodeVnets].filter((v) => {
@@ -1111,7 +1382,11 @@ export function relevantRows(estate: { tables: GeneratedEstate["tables"] }, priv
       if (arr(obj(p.dhcpOptions).dnsServers).length) return false;
       return (
         endpointVnets.has(v) ||
-        arr(p.virtualNetworkPeerings).some((x) => lc(obj(obj(x).properties).peeringState) === "connected" && endpointVnets.has(lc(obj(obj(obj(x).properties).remoteVirtualNetwork).id)))
+        arr(p.virtualNetworkPeerings).some(
+          (x) =>
+            lc(obj(obj(x).properties).peeringState) === "connected" &&
+            endpointVnets.has(lc(obj(obj(obj(x).properties).remoteVirtualNetwork).id)),
+        )
       );
     }),
   );
@@ -1125,13 +1400,17 @@ export function relevantRows(estate: { tables: GeneratedEstate["tables"] }, priv
     publicIps: has("microsoft.network/publicipaddresses", ips) + has("microsoft.network/publicipprefixes", ips),
     dnsZoneLinks: links,
   };
-  const replications = (byType.get("microsoft.containerregistry/registries/replications") ?? []).filter((r) => attachedRegs.has(parent(lc(r.id)))).length;
+  const replications = (byType.get("microsoft.containerregistry/registries/replications") ?? []).filter((r) =>
+    attachedRegs.has(parent(lc(r.id))),
+  ).length;
   return {
     subscriptions: subs.length,
     clusters: clusters.length,
     registries: registries.length,
     roleAssignments: assignments.length,
-    roleDefinitions: t.authorizationresources.filter((r) => r.type === "microsoft.authorization/roledefinitions" && defGuids.has(lc(r.name))).length || defGuids.size,
+    roleDefinitions:
+      t.authorizationresources.filter((r) => r.type === "microsoft.authorization/roledefinitions" && defGuids.has(lc(r.name))).length ||
+      defGuids.size,
     network: network.vnets + network.privateEndpoints + network.natGateways + network.publicIps + network.dnsZoneLinks,
     replications,
     ...Object.fromEntries(Object.entries(network).map(([k, v]) => [`network.${k}`, v])),
@@ -1139,14 +1418,25 @@ export function relevantRows(estate: { tables: GeneratedEstate["tables"] }, priv
 }
 
 /** The families the quota bound sums pages over (the `network.*` details are one family, `network`). */
-export const BOUND_FAMILIES = ["subscriptions", "clusters", "registries", "roleAssignments", "roleDefinitions", "network", "replications"] as const;
+export const BOUND_FAMILIES = [
+  "subscriptions",
+  "clusters",
+  "registries",
+  "roleAssignments",
+  "roleDefinitions",
+  "network",
+  "replications",
+] as const;
 
 /**
  * The quota lower bound in seconds: pages = sum over families of ceil(rows / pageSize) (at least one page
  * for a family with no rows is not needed, so empty families count 0); the quota lets `requests` pages
  * through per `windowSeconds`, the last page still costs one round trip of `latencySeconds`.
  */
-export function quotaLowerBound(rows: Record<string, number>, q: { requests: number; windowSeconds: number; latencySeconds: number; pageSize?: number }): { pages: number; seconds: number } {
+export function quotaLowerBound(
+  rows: Record<string, number>,
+  q: { requests: number; windowSeconds: number; latencySeconds: number; pageSize?: number },
+): { pages: number; seconds: number } {
   const size = q.pageSize ?? 1000;
   const pages = BOUND_FAMILIES.reduce((n, f) => n + Math.ceil((rows[f] ?? 0) / size), 0);
   return { pages, seconds: q.windowSeconds * Math.floor(Math.max(0, pages - 1) / q.requests) + q.latencySeconds };
@@ -1170,7 +1460,9 @@ function parseArgs(argv: string[]): GenerateOptions & { out?: string } {
     else if (a === "--no-node-rg-rows") o.nodeResourceGroupRows = false;
     else if (a === "--out") o.out = v();
     else if (a === "--help" || a === "-h") {
-      process.stdout.write("usage: generate-estate --clusters N [--seed S] [--extra-network N] [--unrelated-per-cluster X] [--no-node-rg-rows] [--out FILE]\n");
+      process.stdout.write(
+        "usage: generate-estate --clusters N [--seed S] [--extra-network N] [--unrelated-per-cluster X] [--no-node-rg-rows] [--out FILE]\n",
+      );
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -1184,7 +1476,9 @@ export function writeEstate(estate: GeneratedEstate, file: string): void {
   const fd = fs.openSync(file, "w");
   try {
     const w = (s: string) => fs.writeSync(fd, s);
-    w(`{\n"version": 1,\n"description": ${JSON.stringify(estate.description)},\n"tenantId": ${JSON.stringify(estate.tenantId)},\n"tables": {\n`);
+    w(
+      `{\n"version": 1,\n"description": ${JSON.stringify(estate.description)},\n"tenantId": ${JSON.stringify(estate.tenantId)},\n"tables": {\n`,
+    );
     const names = Object.keys(estate.tables) as (keyof GeneratedEstate["tables"])[];
     names.forEach((t, ti) => {
       w(`${JSON.stringify(t)}: [\n`);

@@ -86,9 +86,6 @@ function scopeArg(mg: string | undefined): AuditScope {
   return { kind: "managementGroup", managementGroup: mg };
 }
 
-
-
-
 async function cmdRun(args: string[], io: Io): Promise<number> {
   const { values } = parse(args, {
     estate: { type: "string" },
@@ -110,7 +107,11 @@ async function cmdRun(args: string[], io: Io): Promise<number> {
   };
   const opened: Opened[] = [];
   let telemetry:
-    | { runCompleted: NonNullable<AuditObserver["runCompleted"]>; withOperation: <T>(name: string, fn: () => Promise<T>) => Promise<T>; stop: () => Promise<void> }
+    | {
+        runCompleted: NonNullable<AuditObserver["runCompleted"]>;
+        withOperation: <T>(name: string, fn: () => Promise<T>) => Promise<T>;
+        stop: () => Promise<void>;
+      }
     | undefined;
   try {
     const discovery = await openDiscovery({ estate: values.estate as string | undefined, cloud: cloudFlag, env: io.env });
@@ -166,7 +167,12 @@ async function cmdRun(args: string[], io: Io): Promise<number> {
 }
 
 async function cmdRuns(args: string[], io: Io): Promise<number> {
-  const { values } = parse(args, { "data-dir": { type: "string" }, "management-group": { type: "string" }, top: { type: "string" }, json: { type: "boolean" } });
+  const { values } = parse(args, {
+    "data-dir": { type: "string" },
+    "management-group": { type: "string" },
+    top: { type: "string" },
+    json: { type: "boolean" },
+  });
   const top = values.top === undefined ? 20 : Number(values.top);
   if (!Number.isInteger(top) || top < 1 || top > 1000) throw new UsageError(`--top must be a whole number from 1 to 1000`);
   const store = await openStore({ dataDir: values["data-dir"] as string | undefined, env: io.env });
@@ -190,7 +196,8 @@ async function cmdFindings(args: string[], io: Io): Promise<number> {
     json: { type: "boolean" },
   });
   const status = values.status as string | undefined;
-  if (status !== undefined && !STATUSES.includes(status as Status)) throw new UsageError(`--status must be one of ${STATUSES.join(", ")} (got '${status}')`);
+  if (status !== undefined && !STATUSES.includes(status as Status))
+    throw new UsageError(`--status must be one of ${STATUSES.join(", ")} (got '${status}')`);
   const severity = severityArg(values.severity as string | undefined, "--severity");
   const cluster = values.cluster as string | undefined;
   const store = await openStore({ dataDir: values["data-dir"] as string | undefined, env: io.env });
@@ -199,7 +206,9 @@ async function cmdFindings(args: string[], io: Io): Promise<number> {
     const matchCluster = (f: Finding): boolean => {
       if (!cluster) return true;
       if (!f.clusterId) return false;
-      return cluster.startsWith("/") ? f.clusterId.toLowerCase() === cluster.toLowerCase() : path.posix.basename(f.clusterId).toLowerCase() === cluster.toLowerCase();
+      return cluster.startsWith("/")
+        ? f.clusterId.toLowerCase() === cluster.toLowerCase()
+        : path.posix.basename(f.clusterId).toLowerCase() === cluster.toLowerCase();
     };
     const findings = state.findings.filter(
       (f) => (!status || f.status === status) && (!severity || severityRank(f.severity) >= severityRank(severity)) && matchCluster(f),
@@ -224,7 +233,11 @@ async function cmdTriage(args: string[], io: Io): Promise<number> {
   });
   if (!values.cluster) throw new UsageError("triage needs --cluster <resource ID or name>");
   const scope = scopeArg(values["management-group"] as string | undefined);
-  const discovery = await openDiscovery({ estate: values.estate as string | undefined, cloud: cloudArg(values.cloud as string | undefined), env: io.env });
+  const discovery = await openDiscovery({
+    estate: values.estate as string | undefined,
+    cloud: cloudArg(values.cloud as string | undefined),
+    env: io.env,
+  });
   try {
     const result = await triage(discovery.discovery, {
       cluster: values.cluster as string,
@@ -244,9 +257,13 @@ async function cmdTriage(args: string[], io: Io): Promise<number> {
   }
 }
 
-
 async function cmdExport(args: string[], io: Io): Promise<number> {
-  const { values } = parse(args, { out: { type: "string" }, "management-group": { type: "string" }, cloud: { type: "string" }, estate: { type: "string" } });
+  const { values } = parse(args, {
+    out: { type: "string" },
+    "management-group": { type: "string" },
+    cloud: { type: "string" },
+    estate: { type: "string" },
+  });
   if (!values.out) throw new UsageError("export needs --out FILE");
   const scope = scopeArg(values["management-group"] as string | undefined);
   const cloudFlag = cloudArg(values.cloud as string | undefined);
@@ -275,7 +292,8 @@ async function cmdServe(args: string[], io: Io & { until?: Promise<void> }): Pro
     cloud: { type: "string" },
   });
   const port = values.port === undefined ? 7071 : Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a port number (got '${values.port as string}')`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new UsageError(`--port must be a port number (got '${values.port as string}')`);
   const scope = scopeArg(values["management-group"] as string | undefined);
   const estateFile = values.estate as string | undefined;
   const config = loadConfig({
@@ -284,7 +302,9 @@ async function cmdServe(args: string[], io: Io & { until?: Promise<void> }): Pro
     AZURE_CLOUD: (values.cloud as string | undefined) ?? io.env.AZURE_CLOUD,
     AUDIT_ESTATE_FILE: estateFile ?? io.env.AUDIT_ESTATE_FILE,
   });
-  const discovery = estateFile ? await openDiscovery({ estate: estateFile, cloud: cloudArg(values.cloud as string | undefined), env: io.env }) : undefined;
+  const discovery = estateFile
+    ? await openDiscovery({ estate: estateFile, cloud: cloudArg(values.cloud as string | undefined), env: io.env })
+    : undefined;
   const store = await openStore({ dataDir: values["data-dir"] as string | undefined, env: io.env });
   let server: Awaited<ReturnType<typeof startServer>> | undefined;
   try {
@@ -315,10 +335,11 @@ async function cmdServe(args: string[], io: Io & { until?: Promise<void> }): Pro
         `Ctrl+C stops.`,
       ].join("\n"),
     );
-    await (io.until ?? new Promise<void>((resolve) => {
-      process.once("SIGINT", () => resolve());
-      process.once("SIGTERM", () => resolve());
-    }));
+    await (io.until ??
+      new Promise<void>((resolve) => {
+        process.once("SIGINT", () => resolve());
+        process.once("SIGTERM", () => resolve());
+      }));
     return 0;
   } finally {
     await server?.close().catch(() => undefined);

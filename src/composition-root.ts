@@ -70,7 +70,12 @@ export function buildDiscovery(opts: DiscoveryOptions): ResourceGraphDiscovery {
 
 export function discoveryOver(c: ArmClients, concurrency?: number): ResourceGraphDiscovery {
   return new ResourceGraphDiscovery(
-    { resourceGraph: c.resourceGraph, authorization: c.authorization, authorizationStats: c.authorizationStats, limiterStats: () => c.limiter.stats },
+    {
+      resourceGraph: c.resourceGraph,
+      authorization: c.authorization,
+      authorizationStats: c.authorizationStats,
+      limiterStats: () => c.limiter.stats,
+    },
     { concurrency },
   );
 }

@@ -15,19 +15,70 @@ export interface SettingSpec {
 }
 
 export const SETTINGS: readonly SettingSpec[] = [
-  { name: "AUDIT_SCHEDULE", description: "NCRONTAB schedule of the audit timer (default every 6 hours).", sample: "0 0 */6 * * *", required: false },
-  { name: "AUDIT_MANAGEMENT_GROUP", description: "Audit only this management group (ID); empty: every readable subscription.", sample: "", required: false },
-  { name: "AUDIT_TENANT_ARM_PRIVATE_LINK", description: "true when the tenant uses Azure Resource Manager private link (custom-role wildcards then grant pull).", sample: "false", required: false },
+  {
+    name: "AUDIT_SCHEDULE",
+    description: "NCRONTAB schedule of the audit timer (default every 6 hours).",
+    sample: "0 0 */6 * * *",
+    required: false,
+  },
+  {
+    name: "AUDIT_MANAGEMENT_GROUP",
+    description: "Audit only this management group (ID); empty: every readable subscription.",
+    sample: "",
+    required: false,
+  },
+  {
+    name: "AUDIT_TENANT_ARM_PRIVATE_LINK",
+    description: "true when the tenant uses Azure Resource Manager private link (custom-role wildcards then grant pull).",
+    sample: "false",
+    required: false,
+  },
   { name: "AZURE_CLOUD", description: "AzureCloud, AzureChinaCloud or AzureUSGovernment.", sample: "AzureCloud", required: false },
-  { name: "AZURE_CLIENT_ID", description: "Client ID of the user-assigned managed identity (empty: system-assigned or developer credential).", sample: "", required: false },
+  {
+    name: "AZURE_CLIENT_ID",
+    description: "Client ID of the user-assigned managed identity (empty: system-assigned or developer credential).",
+    sample: "",
+    required: false,
+  },
   { name: "RETENTION_DAYS", description: "Days of run history kept in Table Storage.", sample: "90", required: false },
-  { name: "AUDIT_TABLE_ENDPOINT", description: "Table Storage endpoint used with the managed identity (https://<account>.table.core.windows.net).", sample: "", required: false },
-  { name: "AUDIT_STORAGE_CONNECTION_STRING", description: "Local development only: a Table Storage connection string (Azurite). Ignored when AUDIT_TABLE_ENDPOINT is set.", sample: "UseDevelopmentStorage=true", required: false },
+  {
+    name: "AUDIT_TABLE_ENDPOINT",
+    description: "Table Storage endpoint used with the managed identity (https://<account>.table.core.windows.net).",
+    sample: "",
+    required: false,
+  },
+  {
+    name: "AUDIT_STORAGE_CONNECTION_STRING",
+    description: "Local development only: a Table Storage connection string (Azurite). Ignored when AUDIT_TABLE_ENDPOINT is set.",
+    sample: "UseDevelopmentStorage=true",
+    required: false,
+  },
   { name: "AUDIT_TABLE_PREFIX", description: "Prefix of the table names.", sample: "acraudit", required: false },
-  { name: "AUDIT_ESTATE_FILE", description: "Local development only: audit this estate file through the ARM simulator instead of Azure.", sample: "samples/contoso.estate.json", required: false },
-  { name: "AUDIT_API_TOKEN_SECRET", description: "Key (at least 32 characters) that signs the API's nextLink continuation tokens; empty: a built-in key (tokens still cannot be forged into another store's data).", sample: "", required: false },
-  { name: "APPLICATIONINSIGHTS_CONNECTION_STRING", description: "Application Insights connection string; telemetry is off when empty.", sample: "", required: false },
-  { name: "APPLICATIONINSIGHTS_AUTHENTICATION_STRING", description: "Authorization=AAD;ClientId=<id> for Entra ID authentication to Application Insights (local auth disabled).", sample: "", required: false },
+  {
+    name: "AUDIT_ESTATE_FILE",
+    description: "Local development only: audit this estate file through the ARM simulator instead of Azure.",
+    sample: "samples/contoso.estate.json",
+    required: false,
+  },
+  {
+    name: "AUDIT_API_TOKEN_SECRET",
+    description:
+      "Key (at least 32 characters) that signs the API's nextLink continuation tokens; empty: a built-in key (tokens still cannot be forged into another store's data).",
+    sample: "",
+    required: false,
+  },
+  {
+    name: "APPLICATIONINSIGHTS_CONNECTION_STRING",
+    description: "Application Insights connection string; telemetry is off when empty.",
+    sample: "",
+    required: false,
+  },
+  {
+    name: "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
+    description: "Authorization=AAD;ClientId=<id> for Entra ID authentication to Application Insights (local auth disabled).",
+    sample: "",
+    required: false,
+  },
 ];
 
 export interface AppConfig {

@@ -14,12 +14,20 @@ export interface ExportedEstate {
   description: string;
   tenantId?: string;
   cloud: string;
-  tables: { resources: Record<string, unknown>[]; resourcecontainers: Record<string, unknown>[]; authorizationresources: Record<string, unknown>[] };
+  tables: {
+    resources: Record<string, unknown>[];
+    resourcecontainers: Record<string, unknown>[];
+    authorizationresources: Record<string, unknown>[];
+  };
 }
 
 export async function exportEstate(opts: DiscoveryOptions & { scope: AuditScope; cloud: Cloud; now?: Date }): Promise<ExportedEstate> {
   const recorder = new ExportRecorder();
-  const clients = buildClients({ ...opts, resourceGraphPolicies: [recorder.resourceGraphPolicy()], authorizationPolicies: [recorder.authorizationPolicy()] });
+  const clients = buildClients({
+    ...opts,
+    resourceGraphPolicies: [recorder.resourceGraphPolicy()],
+    authorizationPolicies: [recorder.authorizationPolicy()],
+  });
   const empty = { attachments: [], forgotten: [] };
   await discover(discoveryOver(clients, opts.concurrency), opts.scope, opts.cloud, empty);
 
@@ -29,7 +37,11 @@ export async function exportEstate(opts: DiscoveryOptions & { scope: AuditScope;
   for (const q of recorder.queries.values()) {
     const table = tableOf(q.query) as keyof ExportedEstate["tables"];
     if (!(table in tables)) continue;
-    const rows = await runner.allPages(fullRowQuery(q.query), { subscriptions: q.subscriptions, managementGroups: q.managementGroups }, q.authorizationScopeFilter as "AtScopeAboveAndBelow" | undefined);
+    const rows = await runner.allPages(
+      fullRowQuery(q.query),
+      { subscriptions: q.subscriptions, managementGroups: q.managementGroups },
+      q.authorizationScopeFilter as "AtScopeAboveAndBelow" | undefined,
+    );
     for (const r of rows) {
       const k = `${table}|${String(r.id).toLowerCase()}`;
       if (seen.has(k)) continue;
@@ -44,7 +56,9 @@ export async function exportEstate(opts: DiscoveryOptions & { scope: AuditScope;
       tables.authorizationresources.push(d);
     }
   }
-  const tenantId = [...tables.resourcecontainers, ...tables.resources].map((r) => r.tenantId).find((t): t is string => typeof t === "string" && t.length > 0);
+  const tenantId = [...tables.resourcecontainers, ...tables.resources]
+    .map((r) => r.tenantId)
+    .find((t): t is string => typeof t === "string" && t.length > 0);
   return {
     version: 1,
     description: `Exported by aks-acr-audit on ${(opts.now ?? new Date()).toISOString()} (${opts.scope.kind === "managementGroup" ? `management group ${opts.scope.managementGroup}` : "every readable subscription"}); ${recorder.queries.size} queries`,

@@ -32,12 +32,21 @@ export interface OpenedStore extends Opened {
 export const DEFAULT_DATA_DIR = ".aks-acr-audit";
 
 /** Discovery through the simulator for an estate file, else through Azure with the developer's credential. */
-export async function openDiscovery(opts: { estate?: string; cloud?: Cloud; env: Record<string, string | undefined> }): Promise<OpenedDiscovery> {
+export async function openDiscovery(opts: {
+  estate?: string;
+  cloud?: Cloud;
+  env: Record<string, string | undefined>;
+}): Promise<OpenedDiscovery> {
   if (opts.estate) {
     const estate = loadEstateFile(opts.estate);
     const cloud = opts.cloud ?? cloudByName(estate.cloud) ?? cloudByName(opts.env.AZURE_CLOUD) ?? CLOUDS.AzureCloud;
     const simulator = new ArmSimulator(estate);
-    const discovery = buildDiscovery({ cloud, credential: simulatorCredential(), httpClient: simulator, retryOptions: { maxRetries: 3, retryDelayInMs: 200, maxRetryDelayInMs: 2000 } });
+    const discovery = buildDiscovery({
+      cloud,
+      credential: simulatorCredential(),
+      httpClient: simulator,
+      retryOptions: { maxRetries: 3, retryDelayInMs: 200, maxRetryDelayInMs: 2000 },
+    });
     return { discovery, cloud, simulator, estate, close: async () => undefined };
   }
   const cloud = opts.cloud ?? cloudByName(opts.env.AZURE_CLOUD) ?? CLOUDS.AzureCloud;
@@ -48,7 +57,12 @@ export async function openDiscovery(opts: { estate?: string; cloud?: Cloud; env:
 /** A fresh simulator-backed discovery for an estate file (one per run: counters and caches are per run). */
 export function openDiscoverySync(estateFile: string, cloud: Cloud): ResourceGraphDiscovery {
   const estate = loadEstateFile(estateFile);
-  return buildDiscovery({ cloud, credential: simulatorCredential(), httpClient: new ArmSimulator(estate), retryOptions: { maxRetries: 3, retryDelayInMs: 200, maxRetryDelayInMs: 2000 } });
+  return buildDiscovery({
+    cloud,
+    credential: simulatorCredential(),
+    httpClient: new ArmSimulator(estate),
+    retryOptions: { maxRetries: 3, retryDelayInMs: 200, maxRetryDelayInMs: 2000 },
+  });
 }
 
 /**

@@ -72,7 +72,9 @@ export function renderReport(run: RunRecord, findings: Finding[], attachments: A
     lines.push(st.bold("REGISTRIES"));
     for (const f of registryProblems) {
       const ex = f.exemption ? st.dim(` [exempt]`) : "";
-      lines.push(`  ${pad(nameOf(f.registryId ?? ""), w)}${statusText(f, st)} ${f.ruleId} ${st.dim(`(${f.severity}, ${f.reason ?? "-"})`)}${ex}`);
+      lines.push(
+        `  ${pad(nameOf(f.registryId ?? ""), w)}${statusText(f, st)} ${f.ruleId} ${st.dim(`(${f.severity}, ${f.reason ?? "-"})`)}${ex}`,
+      );
     }
   }
   const changed = findings.filter((f) => f.change === "changed" || f.change === "removed");
@@ -80,7 +82,10 @@ export function renderReport(run: RunRecord, findings: Finding[], attachments: A
     lines.push("");
     lines.push(st.bold("CHANGED SINCE THE LAST RUN"));
     for (const f of changed) {
-      const subject = [f.clusterId, f.registryId].filter(Boolean).map((x) => nameOf(x!)).join(" -> ");
+      const subject = [f.clusterId, f.registryId]
+        .filter(Boolean)
+        .map((x) => nameOf(x!))
+        .join(" -> ");
       lines.push(`  ${f.ruleId} ${subject}: ${f.change === "removed" ? "removed" : `${f.previousStatus} -> ${f.status}`}`);
     }
   }
@@ -90,7 +95,10 @@ export function renderReport(run: RunRecord, findings: Finding[], attachments: A
 export function renderFindingsTable(findings: Finding[], st: Style): string {
   const lines = [st.bold(pad("STATUS", 9) + pad("SEVERITY", 10) + pad("RULE", 30) + "SUBJECT")];
   for (const f of findings) {
-    const subject = [f.clusterId, f.registryId].filter(Boolean).map((x) => nameOf(x!)).join(" -> ");
+    const subject = [f.clusterId, f.registryId]
+      .filter(Boolean)
+      .map((x) => nameOf(x!))
+      .join(" -> ");
     lines.push(pad(statusText(f, st), 9) + pad(f.severity, 10) + pad(f.ruleId, 30) + subject + (f.reason ? st.dim(` (${f.reason})`) : ""));
   }
   return lines.join("\n");
@@ -99,10 +107,16 @@ export function renderFindingsTable(findings: Finding[], st: Style): string {
 /** The triage answer, in the order an engineer checks it. */
 export function renderTriage(t: import("./core/triage.js").TriageResult, st: Style): string {
   const lines: string[] = [];
-  const verdict = (s: string): string => (s === "fail" ? st.red("FAIL") : s === "unknown" ? st.yellow("UNKNOWN") : s === "n/a" ? st.dim("n/a") : st.green("pass"));
+  const verdict = (s: string): string =>
+    s === "fail" ? st.red("FAIL") : s === "unknown" ? st.yellow("UNKNOWN") : s === "n/a" ? st.dim("n/a") : st.green("pass");
   lines.push(st.bold(`Triage of ${t.cluster.name} (${t.cluster.location}), kubelet identity ${t.cluster.kubeletObjectId ?? "none"}`));
   lines.push(`Node pools: ${t.cluster.nodePools.join(", ") || "-"}   Verdict: ${verdict(t.verdict)}`);
-  if (!t.registries.length) lines.push(st.yellow("No attached registry found (no grant at a registry or its resource group, no aks-acr-audit-registries tag). Use --registry to ask about one."));
+  if (!t.registries.length)
+    lines.push(
+      st.yellow(
+        "No attached registry found (no grant at a registry or its resource group, no aks-acr-audit-registries tag). Use --registry to ask about one.",
+      ),
+    );
   for (const r of t.registries) {
     lines.push("");
     lines.push(st.bold(`Registry ${r.name}${r.loginServer ? ` (${r.loginServer})` : ""}: ${r.sources.join(", ")}: ${verdict(r.verdict)}`));
@@ -113,12 +127,23 @@ export function renderTriage(t: import("./core/triage.js").TriageResult, st: Sty
         lines.push(`       ${f.ruleId}: ${f.message}`);
         const pools = (f.evidence.nodePools as Record<string, unknown>[] | undefined) ?? [];
         for (const p of pools) {
-          const facts = [p.vnet ? `vnet ${nameOf(text(p.vnet))}` : null, p.egressIps ? `egress ${(p.egressIps as string[]).join(", ")}` : null, p.privateEndpoint ? `private endpoint ${nameOf(text(p.privateEndpoint))}` : null, p.peering ? `peering ${nameOf(text(p.peering))}` : null, p.ipRules ? `allowed ${(p.ipRules as string[]).join(", ") || "none"}` : null]
+          const facts = [
+            p.vnet ? `vnet ${nameOf(text(p.vnet))}` : null,
+            p.egressIps ? `egress ${(p.egressIps as string[]).join(", ")}` : null,
+            p.privateEndpoint ? `private endpoint ${nameOf(text(p.privateEndpoint))}` : null,
+            p.peering ? `peering ${nameOf(text(p.peering))}` : null,
+            p.ipRules ? `allowed ${(p.ipRules as string[]).join(", ") || "none"}` : null,
+          ]
             .filter(Boolean)
             .join("; ");
-          lines.push(st.dim(`         pool ${text(p.nodePool)}: ${text(p.status)}${p.reason ? ` (${text(p.reason)})` : ""}${facts ? ` - ${facts}` : ""}`));
+          lines.push(
+            st.dim(
+              `         pool ${text(p.nodePool)}: ${text(p.status)}${p.reason ? ` (${text(p.reason)})` : ""}${facts ? ` - ${facts}` : ""}`,
+            ),
+          );
         }
-        const grants = (f.evidence.grants ?? f.evidence.ignoredGrants ?? f.evidence.writeCapable) as { assignmentId?: string; role?: string; level?: string }[] | undefined;
+        const grants = (f.evidence.grants ?? f.evidence.ignoredGrants ?? f.evidence.writeCapable) as
+          { assignmentId?: string; role?: string; level?: string }[] | undefined;
         for (const g of grants ?? []) lines.push(st.dim(`         ${g.role ?? "?"} at ${g.level ?? "?"}: ${g.assignmentId ?? ""}`));
         if (f.remediation && f.status !== "pass") {
           lines.push(`       fix: ${f.remediation.summary}`);
@@ -129,6 +154,8 @@ export function renderTriage(t: import("./core/triage.js").TriageResult, st: Sty
     });
   }
   lines.push("");
-  lines.push(st.dim(`Read ${t.stats.rows} rows in ${t.stats.resourceGraphRequests} Resource Graph and ${t.stats.armRequests} other ARM requests.`));
+  lines.push(
+    st.dim(`Read ${t.stats.rows} rows in ${t.stats.resourceGraphRequests} Resource Graph and ${t.stats.armRequests} other ARM requests.`),
+  );
   return lines.join("\n");
 }

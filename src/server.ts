@@ -54,7 +54,11 @@ export function loadHandlers(): Promise<Handlers> {
   handlers ??= (async () => {
     const warn = console.warn;
     console.warn = (...args: unknown[]) => {
-      if (typeof args[0] === "string" && /^WARNING: (Skipping call to register function|Failed to detect the Azure Functions runtime)/.test(args[0])) return;
+      if (
+        typeof args[0] === "string" &&
+        /^WARNING: (Skipping call to register function|Failed to detect the Azure Functions runtime)/.test(args[0])
+      )
+        return;
       warn(...args);
     };
     try {
@@ -142,9 +146,7 @@ function defaultLog(level: string, message: string): void {
 }
 
 function formatArgs(args: unknown[]): string {
-  return args
-    .map((a) => (a instanceof Error ? `${a.name}: ${a.message}` : typeof a === "string" ? a : JSON.stringify(a)))
-    .join(" ");
+  return args.map((a) => (a instanceof Error ? `${a.name}: ${a.message}` : typeof a === "string" ? a : JSON.stringify(a))).join(" ");
 }
 
 /** Headers the platform's authentication sets: never trusted from a caller. */
@@ -181,7 +183,11 @@ async function send(res: http.ServerResponse, init: HttpResponseInit, method: st
 }
 
 function armError(status: number, code: string, message: string, extra: Record<string, string> = {}): HttpResponseInit {
-  return { status, body: JSON.stringify(errorBody(code, message)), headers: { "content-type": JSON_CONTENT_TYPE, "cache-control": "no-store", ...extra } };
+  return {
+    status,
+    body: JSON.stringify(errorBody(code, message)),
+    headers: { "content-type": JSON_CONTENT_TYPE, "cache-control": "no-store", ...extra },
+  };
 }
 
 export async function startServer(opts: ServerOptions = {}): Promise<RunningServer> {
@@ -211,7 +217,11 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     if (!match) return reply(res, armError(404, "NotFound", "No such route (see /api/openapi.json)."), method);
     if (!("op" in match)) {
       const allow = allowedMethods(match.route).join(", ");
-      return reply(res, armError(405, "MethodNotAllowed", `Method ${method} is not allowed on this route; use ${allow}.`, { allow }), method);
+      return reply(
+        res,
+        armError(405, "MethodNotAllowed", `Method ${method} is not allowed on this route; use ${allow}.`, { allow }),
+        method,
+      );
     }
     const { op, params } = match;
     if (op.authLevel !== "anonymous" && (apiKey || adminKey)) {
@@ -220,7 +230,11 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
       if (!ok) {
         return reply(
           res,
-          armError(401, "Unauthorized", `This route needs the ${op.authLevel === "admin" ? "admin" : "function"} key: header x-functions-key or query parameter code.`),
+          armError(
+            401,
+            "Unauthorized",
+            `This route needs the ${op.authLevel === "admin" ? "admin" : "function"} key: header x-functions-key or query parameter code.`,
+          ),
           method,
         );
       }

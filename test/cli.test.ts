@@ -38,18 +38,38 @@ describe("run --json", () => {
     for (const k of ["id", "startedAt", "finishedAt", "status", "scopes", "counts"]) expect(doc.run).toHaveProperty(k);
     expect(doc.run.status).toBe("succeeded");
     for (const f of doc.findings) {
-      for (const k of ["ruleId", "status", "severity", "reason", "change", "previousStatus", "clusterId", "registryId", "message", "evidence"]) expect(f).toHaveProperty(k);
+      for (const k of [
+        "ruleId",
+        "status",
+        "severity",
+        "reason",
+        "change",
+        "previousStatus",
+        "clusterId",
+        "registryId",
+        "message",
+        "evidence",
+      ])
+        expect(f).toHaveProperty(k);
     }
     expect(doc.findings.some((f: { status: string }) => f.status === "pass")).toBe(true);
-    const ghost = doc.findings.find((f: { ruleId: string; registryId: string }) => f.ruleId === "registry.exists" && f.registryId === "ghostregistry");
+    const ghost = doc.findings.find(
+      (f: { ruleId: string; registryId: string }) => f.ruleId === "registry.exists" && f.registryId === "ghostregistry",
+    );
     expect(ghost).toMatchObject({ status: "unknown", reason: "unresolved-name" });
   });
 
   test("--fail-on: exit 3 when a finding at or above the severity fails, 0 below it", async () => {
     const env = storeEnv();
-    expect(await main(["run", "--estate", path.join(CASES, "declared-without-role.json"), "--fail-on", "high", "--json"], io(env).io)).toBe(3);
-    expect(await main(["run", "--estate", path.join(CASES, "attached-basic.json"), "--fail-on", "medium", "--json"], io(storeEnv()).io)).toBe(0);
-    expect(await main(["run", "--estate", path.join(CASES, "attached-basic.json"), "--fail-on", "low", "--json"], io(storeEnv()).io)).toBe(3);
+    expect(await main(["run", "--estate", path.join(CASES, "declared-without-role.json"), "--fail-on", "high", "--json"], io(env).io)).toBe(
+      3,
+    );
+    expect(
+      await main(["run", "--estate", path.join(CASES, "attached-basic.json"), "--fail-on", "medium", "--json"], io(storeEnv()).io),
+    ).toBe(0);
+    expect(await main(["run", "--estate", path.join(CASES, "attached-basic.json"), "--fail-on", "low", "--json"], io(storeEnv()).io)).toBe(
+      3,
+    );
   });
 
   test("--fail-on ignores exempted findings", async () => {
@@ -84,7 +104,10 @@ describe("bad input exits 2 with a one-line message", () => {
   test("a malformed estate names the file and the JSON path, and writes nothing", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cli-"));
     const file = path.join(dir, "bad.json");
-    fs.writeFileSync(file, JSON.stringify({ version: 1, tables: { resources: [{ id: 42, type: "x" }], resourcecontainers: [], authorizationresources: [] } }));
+    fs.writeFileSync(
+      file,
+      JSON.stringify({ version: 1, tables: { resources: [{ id: 42, type: "x" }], resourcecontainers: [], authorizationresources: [] } }),
+    );
     const env = storeEnv();
     const t = io(env);
     expect(await main(["run", "--estate", file, "--json"], t.io)).toBe(2);
@@ -106,7 +129,9 @@ describe("bad input exits 2 with a one-line message", () => {
 
 describe("the store", () => {
   test("an unreachable store: exit 1 with a clear message", async () => {
-    const t = io({ AUDIT_STORAGE_CONNECTION_STRING: `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};TableEndpoint=http://127.0.0.1:9/${AZURITE_ACCOUNT};` });
+    const t = io({
+      AUDIT_STORAGE_CONNECTION_STRING: `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};TableEndpoint=http://127.0.0.1:9/${AZURITE_ACCOUNT};`,
+    });
     expect(await main(["run", "--estate", path.join(CASES, "attached-basic.json")], t.io)).toBe(1);
     expect(t.err.join("\n")).toMatch(/store/i);
   });
@@ -162,7 +187,9 @@ describe("text output", () => {
     expect(t.out[0]).toMatch(/Network path per node pool\s+FAIL/);
     expect(t.out[0]).toMatch(/az network vnet peering create .*vnet-b/);
     const j = io();
-    expect(await main(["triage", "--estate", path.join(CASES, "private-endpoint-peering.json"), "--cluster", "AKS-A", "--json"], j.io)).toBe(0);
+    expect(
+      await main(["triage", "--estate", path.join(CASES, "private-endpoint-peering.json"), "--cluster", "AKS-A", "--json"], j.io),
+    ).toBe(0);
     expect(JSON.parse(j.out[0])).toMatchObject({ verdict: "pass", cluster: { name: "aks-a" } });
     const missing = io();
     expect(await main(["triage", "--estate", path.join(CASES, "private-endpoint-peering.json"), "--cluster", "nope"], missing.io)).toBe(2);

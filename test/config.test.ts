@@ -103,7 +103,8 @@ describe("loadConfig", () => {
   test("the Entra ID authentication string of the Bicep deployment is accepted", () => {
     const config = loadConfig(
       sampleEnv({
-        APPLICATIONINSIGHTS_CONNECTION_STRING: "InstrumentationKey=00000000-0000-0000-0000-000000000001;IngestionEndpoint=https://westeurope-5.in.applicationinsights.azure.com/",
+        APPLICATIONINSIGHTS_CONNECTION_STRING:
+          "InstrumentationKey=00000000-0000-0000-0000-000000000001;IngestionEndpoint=https://westeurope-5.in.applicationinsights.azure.com/",
         APPLICATIONINSIGHTS_AUTHENTICATION_STRING: "Authorization=AAD;ClientId=11111111-2222-3333-4444-555555555555",
       }),
     );
@@ -112,11 +113,14 @@ describe("loadConfig", () => {
 
   test("AUDIT_API_TOKEN_SECRET: optional, at least 32 characters, and it keys the API's continuation tokens", () => {
     expect(loadConfig(sampleEnv({})).apiTokenSecret).toBeUndefined();
-    expect(() => loadConfig(sampleEnv({ AUDIT_API_TOKEN_SECRET: "short" }))).toThrow(/AUDIT_API_TOKEN_SECRET: must be at least 32 characters \(it has 5\)/);
+    expect(() => loadConfig(sampleEnv({ AUDIT_API_TOKEN_SECRET: "short" }))).toThrow(
+      /AUDIT_API_TOKEN_SECRET: must be at least 32 characters \(it has 5\)/,
+    );
     const secret = "0123456789abcdef0123456789abcdef";
     const config = loadConfig(sampleEnv({ AUDIT_API_TOKEN_SECRET: secret }));
     expect(config.apiTokenSecret).toBe(secret);
-    const key = (apiTokenSecret?: string) => readDepsOf({ store: {} as AuditStore, scopeKey: "tenant", config: { ...config, apiTokenSecret } }).tokenKey.toString("hex");
+    const key = (apiTokenSecret?: string) =>
+      readDepsOf({ store: {} as AuditStore, scopeKey: "tenant", config: { ...config, apiTokenSecret } }).tokenKey.toString("hex");
     expect(key(secret)).toBe(key(secret));
     expect(key(secret)).not.toBe(key(undefined));
     expect(key(secret)).not.toBe(key(secret.replace("0", "1")));

@@ -34,7 +34,12 @@ function cases(): { dir: string; name: string }[] {
 function matches(f: Finding, e: Expected["findings"][number]): boolean {
   if (f.ruleId !== e.ruleId) return false;
   if (e.cluster ? !sameId(f.clusterId, e.cluster) : f.clusterId !== null) return false;
-  if (e.registry ? !sameId(f.registryId, e.registry) && (f.registryId ?? "").toLowerCase() !== e.registry.toLowerCase() : f.registryId !== null) return false;
+  if (
+    e.registry
+      ? !sameId(f.registryId, e.registry) && (f.registryId ?? "").toLowerCase() !== e.registry.toLowerCase()
+      : f.registryId !== null
+  )
+    return false;
   return true;
 }
 
@@ -56,7 +61,8 @@ export function compare(findings: Finding[], expected: Expected): string[] {
     if (e.status && f.status !== e.status) problems.push(`${label}: status ${f.status} (${f.reason}), expected ${e.status}`);
     if (e.reason !== undefined && f.reason !== e.reason) problems.push(`${label}: reason ${f.reason}, expected ${e.reason}`);
     if (e.change !== undefined && f.change !== e.change) problems.push(`${label}: change ${f.change}, expected ${e.change}`);
-    if (e.exempt !== undefined && Boolean(f.exemption) !== e.exempt) problems.push(`${label}: exempt ${Boolean(f.exemption)}, expected ${e.exempt}`);
+    if (e.exempt !== undefined && Boolean(f.exemption) !== e.exempt)
+      problems.push(`${label}: exempt ${Boolean(f.exemption)}, expected ${e.exempt}`);
   }
   const ignore = new Set(expected.ignoreRules ?? []);
   for (const f of findings) {
@@ -77,7 +83,7 @@ describe("conformance cases", () => {
       const expected: Expected = JSON.parse(fs.readFileSync(path.join(c.dir, `${c.name}.expected.json`), "utf8"));
       const store = await freshStore(c.name);
       const chain: string[] = [];
-      for (let prev = expected.previous; prev; ) {
+      for (let prev = expected.previous; prev;) {
         chain.unshift(prev);
         const prevExpected = path.join(c.dir, prev.replace(/\.json$/, ".expected.json"));
         prev = fs.existsSync(prevExpected) ? (JSON.parse(fs.readFileSync(prevExpected, "utf8")) as Expected).previous : undefined;
@@ -86,7 +92,9 @@ describe("conformance cases", () => {
       const { findings } = await auditEstate(path.join(c.dir, `${c.name}.json`), store);
       const problems = compare(findings, expected);
       const rules = [...new Set(expected.findings.map((f) => f.ruleId))].sort();
-      compared.push(`${path.basename(c.dir)}/${c.name}: ${rules.join(", ")}${expected.exhaustive ? ` (exhaustive: ${expected.exhaustive.join(", ")})` : ""}`);
+      compared.push(
+        `${path.basename(c.dir)}/${c.name}: ${rules.join(", ")}${expected.exhaustive ? ` (exhaustive: ${expected.exhaustive.join(", ")})` : ""}`,
+      );
       expect(problems, `${c.name}: ${expected.description}`).toEqual([]);
     });
   }
@@ -101,7 +109,9 @@ describe("public cases stay in sync with ../shared/estates", () => {
     const ours = path.join(__dirname, "conformance");
     for (const f of fs.readdirSync(shared).filter((x) => x.endsWith(".json"))) {
       expect(fs.existsSync(path.join(ours, f)), `${f} missing from test/conformance`).toBe(true);
-      expect(fs.readFileSync(path.join(ours, f), "utf8"), `${f} differs from ../shared/estates`).toBe(fs.readFileSync(path.join(shared, f), "utf8"));
+      expect(fs.readFileSync(path.join(ours, f), "utf8"), `${f} differs from ../shared/estates`).toBe(
+        fs.readFileSync(path.join(shared, f), "utf8"),
+      );
     }
   });
 });

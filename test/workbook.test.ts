@@ -52,9 +52,36 @@ const COMMON = [
 ];
 const TABLES: Record<string, string[]> = {
   customEvents: COMMON,
-  customMetrics: [...COMMON.filter((c) => !c.startsWith("customMeasurements")), "value:real", "valueCount:int", "valueSum:real", "valueMin:real", "valueMax:real", "valueStdDev:real"],
-  dependencies: [...COMMON, "id:string", "target:string", "type:string", "data:string", "success:bool", "resultCode:string", "duration:real", "performanceBucket:string"],
-  requests: [...COMMON, "id:string", "source:string", "url:string", "success:bool", "resultCode:string", "duration:real", "performanceBucket:string"],
+  customMetrics: [
+    ...COMMON.filter((c) => !c.startsWith("customMeasurements")),
+    "value:real",
+    "valueCount:int",
+    "valueSum:real",
+    "valueMin:real",
+    "valueMax:real",
+    "valueStdDev:real",
+  ],
+  dependencies: [
+    ...COMMON,
+    "id:string",
+    "target:string",
+    "type:string",
+    "data:string",
+    "success:bool",
+    "resultCode:string",
+    "duration:real",
+    "performanceBucket:string",
+  ],
+  requests: [
+    ...COMMON,
+    "id:string",
+    "source:string",
+    "url:string",
+    "success:bool",
+    "resultCode:string",
+    "duration:real",
+    "performanceBucket:string",
+  ],
 };
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -110,15 +137,18 @@ const TELEMETRY_ITEMS = [...Object.values(EVENTS), ...Object.values(METRICS)] as
 function contractProblems(query: string): string[] {
   const { items, dimensions, measurements } = namesIn(query);
   const problems: string[] = [];
-  for (const i of items) if (!TELEMETRY_ITEMS.includes(i) && !FUNCTION_NAMES.includes(i)) problems.push(`names '${i}', which the code never emits`);
+  for (const i of items)
+    if (!TELEMETRY_ITEMS.includes(i) && !FUNCTION_NAMES.includes(i)) problems.push(`names '${i}', which the code never emits`);
   const ours = items.filter((i) => TELEMETRY_ITEMS.includes(i));
   const carriers = emittedDimensions();
   for (const d of dimensions) {
     const by = carriers.get(d) ?? [];
-    if (!by.some((item) => ours.includes(item))) problems.push(`reads customDimensions.${d}, which ${ours.join("/") || "no item it names"} never carries`);
+    if (!by.some((item) => ours.includes(item)))
+      problems.push(`reads customDimensions.${d}, which ${ours.join("/") || "no item it names"} never carries`);
   }
   for (const m of measurements) {
-    if (!ours.includes(EVENTS.runCompleted) || !(RUN_MEASUREMENTS as readonly string[]).includes(m)) problems.push(`reads customMeasurements.${m}, which is never emitted`);
+    if (!ours.includes(EVENTS.runCompleted) || !(RUN_MEASUREMENTS as readonly string[]).includes(m))
+      problems.push(`reads customMeasurements.${m}, which is never emitted`);
   }
   return problems;
 }
@@ -206,8 +236,19 @@ describe("workbook JSON", () => {
 
   test("the sections operators look for are there", () => {
     const titles = workbook.items.filter((i) => i.type === 3).map((i) => String(i.content.title).toLowerCase());
-    for (const wanted of ["latest run", "runs by status", "run duration", "open failing findings by severity", "open failing findings by rule", "clusters with most failing attachments", "latest changes"]) {
-      expect(titles.some((t) => t.includes(wanted)), wanted).toBe(true);
+    for (const wanted of [
+      "latest run",
+      "runs by status",
+      "run duration",
+      "open failing findings by severity",
+      "open failing findings by rule",
+      "clusters with most failing attachments",
+      "latest changes",
+    ]) {
+      expect(
+        titles.some((t) => t.includes(wanted)),
+        wanted,
+      ).toBe(true);
     }
   });
 
@@ -230,11 +271,17 @@ describe("KQL of the workbook (Microsoft's Kusto parser)", () => {
   test("the checks catch a broken query and a dimension the code never emits", () => {
     expect(diagnostics('customEvents | where name == "AuditRunCompleted" | summarize count() by statuz')).not.toEqual([]);
     expect(diagnostics("customEvents | wher name == 1")).not.toEqual([]);
-    expect(contractProblems('customEvents | where name == "AuditRunFinished"')).toEqual(["names 'AuditRunFinished', which the code never emits"]);
-    expect(contractProblems('customEvents | where name == "FindingChanged" | extend c = tostring(customDimensions.cluster)')).toHaveLength(1);
+    expect(contractProblems('customEvents | where name == "AuditRunFinished"')).toEqual([
+      "names 'AuditRunFinished', which the code never emits",
+    ]);
+    expect(contractProblems('customEvents | where name == "FindingChanged" | extend c = tostring(customDimensions.cluster)')).toHaveLength(
+      1,
+    );
     // A run dimension read from the finding event is caught too.
     expect(contractProblems('customEvents | where name == "FindingChanged" | extend e = tostring(customDimensions.error)')).toHaveLength(1);
-    expect(contractProblems('customEvents | where name == "AuditRunCompleted" | extend e = toint(customMeasurements.nope)')).toHaveLength(1);
+    expect(contractProblems('customEvents | where name == "AuditRunCompleted" | extend e = toint(customMeasurements.nope)')).toHaveLength(
+      1,
+    );
   });
 });
 
@@ -244,7 +291,9 @@ describe("alert queries in infra/modules/*.bicep", () => {
     .filter((f) => f.endsWith(".bicep"))
     .flatMap((f) => {
       const text = fs.readFileSync(path.join(modules, f), "utf8");
-      return [...text.matchAll(/'''([\s\S]*?)'''/g)].map((m) => ({ file: f, query: m[1].trim() })).filter((q) => /^(customEvents|customMetrics)\b/.test(q.query));
+      return [...text.matchAll(/'''([\s\S]*?)'''/g)]
+        .map((m) => ({ file: f, query: m[1].trim() }))
+        .filter((q) => /^(customEvents|customMetrics)\b/.test(q.query));
     });
 
   test("there is one (the FindingChanged alert)", () => {

@@ -88,6 +88,8 @@ export function clusterAttachmentsView(
     clusterId,
     name: nameOf(clusterId),
     findings: own.filter((f) => !f.registryId).map(findingJson),
-    value: [...byRegistry.values()].sort((a, b) => a.registryName.localeCompare(b.registryName) || a.registryId.localeCompare(b.registryId)),
+    value: [...byRegistry.values()].sort(
+      (a, b) => a.registryName.localeCompare(b.registryName) || a.registryId.localeCompare(b.registryId),
+    ),
   };
 }

@@ -28,11 +28,15 @@ function resourceIdField(body: Record<string, unknown>, field: string, what: str
 /** A registry resource ID, or the declared text of a registry entry that resolves to nothing. */
 function registryField(body: Record<string, unknown>, field: string): string {
   const v = body[field];
-  if (typeof v !== "string") throw bad(field, `'${field}' must be a registry resource ID, or the declared text of an unresolved registry entry.`);
+  if (typeof v !== "string")
+    throw bad(field, `'${field}' must be a registry resource ID, or the declared text of an unresolved registry entry.`);
   const t = v.trim();
   if (t.startsWith("/")) return resourceIdField(body, field, "registry's");
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/.test(t)) {
-    throw bad(field, `'${field}' must be a registry resource ID, or the declared text of an unresolved registry entry (a name or login server).`);
+    throw bad(
+      field,
+      `'${field}' must be a registry resource ID, or the declared text of an unresolved registry entry (a name or login server).`,
+    );
   }
   return t;
 }
@@ -68,7 +72,8 @@ export function parseExemptionBody(body: Record<string, unknown>, today: string)
   }
   const clusterId = body.clusterId === undefined || body.clusterId === null ? null : resourceIdField(body, "clusterId", "cluster's");
   const registryId = body.registryId === undefined || body.registryId === null ? null : registryField(body, "registryId");
-  if (clusterId === null && registryId === null) throw bad("clusterId", "Give 'clusterId', 'registryId' or both: the subject the exemption covers.");
+  if (clusterId === null && registryId === null)
+    throw bad("clusterId", "Give 'clusterId', 'registryId' or both: the subject the exemption covers.");
   const subject = RULES.find((r) => r.id === ruleId)!.subject;
   if (subject === "cluster" && (clusterId === null || registryId !== null)) {
     throw bad(clusterId === null ? "clusterId" : "registryId", `Rule ${ruleId} applies to clusters: give 'clusterId' only.`);
@@ -84,7 +89,8 @@ export function parseExemptionBody(body: Record<string, unknown>, today: string)
   if (/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/.test(j)) throw bad("justification", "'justification' contains control characters.");
   let expiresOn: string | null = null;
   if (body.expiresOn !== undefined && body.expiresOn !== null) {
-    if (typeof body.expiresOn !== "string" || !isIsoDate(body.expiresOn)) throw bad("expiresOn", "'expiresOn' must be a date, YYYY-MM-DD (UTC, inclusive).");
+    if (typeof body.expiresOn !== "string" || !isIsoDate(body.expiresOn))
+      throw bad("expiresOn", "'expiresOn' must be a date, YYYY-MM-DD (UTC, inclusive).");
     if (body.expiresOn < today) throw bad("expiresOn", `'expiresOn' is in the past (today is ${today} UTC).`);
     expiresOn = body.expiresOn;
   }
@@ -94,7 +100,8 @@ export function parseExemptionBody(body: Record<string, unknown>, today: string)
 const EXEMPTION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function parseExemptionId(id: string | undefined): string {
-  if (!id || !EXEMPTION_ID.test(id)) throw new ApiError("InvalidRouteParameter", "The exemption ID must be a UUID (as returned by POST /api/exemptions).", "id");
+  if (!id || !EXEMPTION_ID.test(id))
+    throw new ApiError("InvalidRouteParameter", "The exemption ID must be a UUID (as returned by POST /api/exemptions).", "id");
   return id.toLowerCase();
 }
 

@@ -27,7 +27,14 @@ export const CSV_COLUMNS = [
 export const CSV_CONTENT_TYPE = "text/csv; charset=utf-8; header=present";
 
 export function csvCell(value: unknown): string {
-  let s = value === null || value === undefined ? "" : typeof value === "string" ? value : typeof value === "object" ? JSON.stringify(value) : text(value);
+  let s =
+    value === null || value === undefined
+      ? ""
+      : typeof value === "string"
+        ? value
+        : typeof value === "object"
+          ? JSON.stringify(value)
+          : text(value);
   if (/^[=+\-@\t\r]/.test(s)) s = `'${s}`;
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }

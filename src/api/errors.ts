@@ -107,7 +107,11 @@ export function errorResponse(err: unknown, correlationId?: string): ErrorRespon
   if (mapped === "InvalidContinuationToken") {
     return {
       status: 400,
-      body: errorBody(mapped, "The continuation token is invalid, was issued for another query, or has expired: start again without it.", "$skipToken"),
+      body: errorBody(
+        mapped,
+        "The continuation token is invalid, was issued for another query, or has expired: start again without it.",
+        "$skipToken",
+      ),
       unexpected: false,
     };
   }
@@ -122,7 +126,10 @@ export function errorResponse(err: unknown, correlationId?: string): ErrorRespon
     // An operator's condition, with the fix; logged too.
     return {
       status: 500,
-      body: errorBody(mapped, `The audit tables were written by an older version of the auditor: set AUDIT_TABLE_PREFIX to new tables (or delete the old ones) and run an audit${ref}.`),
+      body: errorBody(
+        mapped,
+        `The audit tables were written by an older version of the auditor: set AUDIT_TABLE_PREFIX to new tables (or delete the old ones) and run an audit${ref}.`,
+      ),
       unexpected: true,
     };
   }

@@ -62,7 +62,11 @@ export function subjectRef(param: string, value: string): SubjectRef {
   const v = value.trim();
   if (v.startsWith("/")) {
     if (!looksLikeResourceId(v) || v.length > 1024) {
-      throw new ApiError("InvalidQueryParameter", `Query parameter '${param}' must be a resource ID (/subscriptions/...) or a name (got ${quote(value)}).`, param);
+      throw new ApiError(
+        "InvalidQueryParameter",
+        `Query parameter '${param}' must be a resource ID (/subscriptions/...) or a name (got ${quote(value)}).`,
+        param,
+      );
     }
     return { kind: "id", id: v };
   }
@@ -89,7 +93,12 @@ export function parseFindingsQuery(query: URLSearchParams): FindingsRequest {
   if (get("registry") !== undefined) filter.registry = subjectRef("registry", get("registry")!);
   if (get("subscription") !== undefined) {
     const s = get("subscription")!.trim();
-    if (!GUID.test(s)) throw new ApiError("InvalidQueryParameter", `Query parameter 'subscription' must be a subscription ID (a GUID) (got ${quote(s)}).`, "subscription");
+    if (!GUID.test(s))
+      throw new ApiError(
+        "InvalidQueryParameter",
+        `Query parameter 'subscription' must be a subscription ID (a GUID) (got ${quote(s)}).`,
+        "subscription",
+      );
     filter.subscription = s.toLowerCase();
   }
   const topRaw = get("top");
@@ -104,7 +113,8 @@ export function parseFindingsQuery(query: URLSearchParams): FindingsRequest {
 
 /** The filters in canonical form: what a continuation token is bound to. */
 export function canonicalFilter(f: FindingsFilter): Record<string, unknown> {
-  const ref = (r?: SubjectRef) => (r === undefined ? undefined : r.kind === "id" ? { id: normalizeId(r.id) } : { name: r.name.toLowerCase() });
+  const ref = (r?: SubjectRef) =>
+    r === undefined ? undefined : r.kind === "id" ? { id: normalizeId(r.id) } : { name: r.name.toLowerCase() };
   return {
     status: f.status,
     severity: f.severity,
@@ -175,11 +185,11 @@ export function accessPlan(filter: FindingsFilter, resolved: { clusterIds?: stri
   const others = (skip: (keyof FindingsFilter)[]) =>
     (Object.keys(filter) as (keyof FindingsFilter)[]).filter((k) => filter[k] !== undefined && !skip.includes(k)).length === 0;
   if (filter.cluster) {
-    const ids = filter.cluster.kind === "id" ? [filter.cluster.id] : resolved.clusterIds ?? [];
+    const ids = filter.cluster.kind === "id" ? [filter.cluster.id] : (resolved.clusterIds ?? []);
     return { queries: ids.map((clusterId) => ({ clusterId })), exact: others(["cluster"]), resolved: filter.cluster.kind === "name" };
   }
   if (filter.registry) {
-    const ids = filter.registry.kind === "id" ? [filter.registry.id] : resolved.registryIds ?? [];
+    const ids = filter.registry.kind === "id" ? [filter.registry.id] : (resolved.registryIds ?? []);
     return { queries: ids.map((registryId) => ({ registryId })), exact: others(["registry"]), resolved: filter.registry.kind === "name" };
   }
   if (filter.status !== undefined || filter.severity !== undefined) {

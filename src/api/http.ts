@@ -22,7 +22,12 @@ export function emptyResponse(status: number, headers: Record<string, string> = 
   return { status, headers: { ...COMMON_HEADERS, ...headers } };
 }
 
-export function rawResponse(status: number, body: HttpResponseInit["body"], contentType: string, headers: Record<string, string> = {}): HttpResponseInit {
+export function rawResponse(
+  status: number,
+  body: HttpResponseInit["body"],
+  contentType: string,
+  headers: Record<string, string> = {},
+): HttpResponseInit {
   return { status, body, headers: { ...COMMON_HEADERS, "content-type": contentType, ...headers } };
 }
 
@@ -45,7 +50,12 @@ export function handler(name: OperationName, fn: Handler): Handler {
     try {
       if (request.method.toUpperCase() !== op.method) {
         const allow = allowedMethods(op.route).join(", ");
-        throw new ApiError("MethodNotAllowed", `Method ${request.method.toUpperCase()} is not allowed on this route; use ${allow}.`, undefined, { allow });
+        throw new ApiError(
+          "MethodNotAllowed",
+          `Method ${request.method.toUpperCase()} is not allowed on this route; use ${allow}.`,
+          undefined,
+          { allow },
+        );
       }
       return await fn(request, context);
     } catch (err) {
@@ -107,14 +117,16 @@ export async function readJsonObject(request: HttpRequest, opts: { required: boo
     if (opts.required) throw new ApiError("InvalidRequestBody", "The request body is empty; send a JSON object.");
     return undefined;
   }
-  if (!isJsonMediaType(contentType)) throw new ApiError("UnsupportedMediaType", "The request body must be JSON with Content-Type: application/json.");
+  if (!isJsonMediaType(contentType))
+    throw new ApiError("UnsupportedMediaType", "The request body must be JSON with Content-Type: application/json.");
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
     throw new ApiError("InvalidRequestBody", "The request body is not valid JSON.");
   }
-  if (!value || typeof value !== "object" || Array.isArray(value)) throw new ApiError("InvalidRequestBody", "The request body must be a JSON object.");
+  if (!value || typeof value !== "object" || Array.isArray(value))
+    throw new ApiError("InvalidRequestBody", "The request body must be a JSON object.");
   return value as Record<string, unknown>;
 }
 

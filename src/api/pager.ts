@@ -114,7 +114,14 @@ export function encodeCursor(key: Buffer, binding: string, c: PagerCursor): stri
  * Decodes a findings continuation. `planLength`: the length of the plan the request computes itself; a
  * token may instead carry its plan (`allowPlan`: the filters name a cluster or registry by name).
  */
-export function decodeCursor(key: Buffer, binding: string, token: string, param: string, planLength: number, allowPlan: boolean): PagerCursor {
+export function decodeCursor(
+  key: Buffer,
+  binding: string,
+  token: string,
+  param: string,
+  planLength: number,
+  allowPlan: boolean,
+): PagerCursor {
   const p = verifyToken(key, token, binding, param);
   onlyFields(p, ["v", "h", "i", "n", "s", "c", "p"], param);
   if (p.p !== undefined && !allowPlan) throw invalidTokenError(param, "issued for other filters");

@@ -29,7 +29,11 @@ export function readQuery(query: URLSearchParams, allowed: readonly string[]): M
     const name = canonical.get(lower);
     if (!name) {
       const list = allowed.length ? `; this route accepts ${allowed.join(", ")}` : "; this route accepts none";
-      throw new ApiError("UnknownQueryParameter", `Unknown query parameter ${quote(rawName, 60)}${list}.`, rawName.slice(0, 100) || undefined);
+      throw new ApiError(
+        "UnknownQueryParameter",
+        `Unknown query parameter ${quote(rawName, 60)}${list}.`,
+        rawName.slice(0, 100) || undefined,
+      );
     }
     if (out.has(name)) throw new ApiError("DuplicateQueryParameter", `Query parameter '${name}' is given more than once.`, name);
     if (value.length > MAX_VALUE_LENGTH) {
@@ -48,7 +52,11 @@ export function readQuery(query: URLSearchParams, allowed: readonly string[]): M
 export function enumValue<T extends string>(name: string, value: string, allowed: readonly T[]): T {
   const hit = allowed.find((a) => a.toLowerCase() === value.trim().toLowerCase());
   if (hit === undefined) {
-    throw new ApiError("InvalidQueryParameter", `Query parameter '${name}' must be one of ${allowed.join(", ")} (got ${quote(value)}).`, name);
+    throw new ApiError(
+      "InvalidQueryParameter",
+      `Query parameter '${name}' must be one of ${allowed.join(", ")} (got ${quote(value)}).`,
+      name,
+    );
   }
   return hit;
 }
@@ -58,7 +66,11 @@ export function intValue(name: string, value: string, min: number, max: number):
   const v = value.trim();
   const n = /^\d{1,7}$/.test(v) ? Number(v) : NaN;
   if (!Number.isInteger(n) || n < min || n > max) {
-    throw new ApiError("InvalidQueryParameter", `Query parameter '${name}' must be a whole number from ${min} to ${max} (got ${quote(value)}).`, name);
+    throw new ApiError(
+      "InvalidQueryParameter",
+      `Query parameter '${name}' must be a whole number from ${min} to ${max} (got ${quote(value)}).`,
+      name,
+    );
   }
   return n;
 }

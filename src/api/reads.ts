@@ -22,7 +22,9 @@ export interface ReadDeps {
 /** Store page reads through the cache (pages of one generation never change). */
 export function cachedQuery(store: AuditStore, scopeKey: string): QueryFn {
   return (query, size, continuation) =>
-    cached(store, `q|${scopeKey}|${stableJson(query)}|${size}|${continuation ?? ""}`, () => store.queryFindings(scopeKey, query, size, continuation));
+    cached(store, `q|${scopeKey}|${stableJson(query)}|${size}|${continuation ?? ""}`, () =>
+      store.queryFindings(scopeKey, query, size, continuation),
+    );
 }
 
 /** The subjects of the current state; `fresh` bypasses the cache (before a write that depends on it). */
@@ -48,7 +50,11 @@ export async function latestRun(store: AuditStore, scopeKey: string): Promise<Ru
 export async function findRun(store: AuditStore, scopeKey: string, runId: string): Promise<RunRecord> {
   const run = runId.toLowerCase() === "latest" ? await latestRun(store, scopeKey) : await store.getRun(scopeKey, runId);
   if (!run) {
-    throw new ApiError("RunNotFound", runId.toLowerCase() === "latest" ? "No audit has run yet." : `There is no run '${runId}' (runs are kept for the retention period).`, "runId");
+    throw new ApiError(
+      "RunNotFound",
+      runId.toLowerCase() === "latest" ? "No audit has run yet." : `There is no run '${runId}' (runs are kept for the retention period).`,
+      "runId",
+    );
   }
   return run;
 }
@@ -81,7 +87,9 @@ export async function findingsPage(deps: ReadDeps, filter: FindingsFilter, top: 
     if (cursor.p) plan = { queries: cursor.p, exact: accessPlan(filter).exact, resolved: true };
   } else if (byName) {
     const idx = await subjectIndex(deps.store, deps.scopeKey);
-    const ids = filter.cluster ? resolveClusterName(idx, (filter.cluster as { name: string }).name) : resolveRegistryName(idx, (filter.registry as { name: string }).name);
+    const ids = filter.cluster
+      ? resolveClusterName(idx, (filter.cluster as { name: string }).name)
+      : resolveRegistryName(idx, (filter.registry as { name: string }).name);
     const resolvedPlan = accessPlan(filter, filter.cluster ? { clusterIds: ids } : { registryIds: ids });
     if (ids.length === 0) return { items: [] };
     if (ids.length > MAX_RESOLVED) plan = { queries: [{}], exact: false, resolved: false };
@@ -106,7 +114,9 @@ export async function changesPage(deps: ReadDeps, run: RunRecord, top: number, s
     onlyFields(p, ["v", "h", "o"], SKIP_TOKEN);
     offset = natField(p, "o", SKIP_TOKEN, 10_000_000);
   }
-  const all = await cached(deps.store, `changes|${deps.scopeKey}|${run.id}|${run.status}`, () => deps.store.listChanges(deps.scopeKey, run.id));
+  const all = await cached(deps.store, `changes|${deps.scopeKey}|${run.id}|${run.status}`, () =>
+    deps.store.listChanges(deps.scopeKey, run.id),
+  );
   if (offset > all.length) throw invalidTokenError(SKIP_TOKEN, "position out of range");
   const items = all.slice(offset, offset + top);
   const end = offset + items.length;
@@ -116,7 +126,11 @@ export async function changesPage(deps: ReadDeps, run: RunRecord, top: number, s
 export type { FindingQuery };
 
 /** What the read operations need from the runtime (the token key from AUDIT_API_TOKEN_SECRET, when set). */
-export function readDepsOf(rt: { store: AuditStore; scopeKey: string; config: { tableEndpoint?: string; tablePrefix: string; apiTokenSecret?: string } }): ReadDeps {
+export function readDepsOf(rt: {
+  store: AuditStore;
+  scopeKey: string;
+  config: { tableEndpoint?: string; tablePrefix: string; apiTokenSecret?: string };
+}): ReadDeps {
   const storeIdentity = `${rt.config.tableEndpoint ?? "local"}|${rt.config.tablePrefix}`;
   return { store: rt.store, scopeKey: rt.scopeKey, tokenKey: tokenKey(rt.config.apiTokenSecret, storeIdentity, rt.scopeKey) };
 }

@@ -49,7 +49,11 @@ export function signToken(key: Buffer, payload: Record<string, unknown>): string
 }
 
 function invalid(param: string, why: string): ApiError {
-  return new ApiError("InvalidContinuationToken", `Query parameter '${param}' is not a valid continuation token (${why}): start again without it.`, param);
+  return new ApiError(
+    "InvalidContinuationToken",
+    `Query parameter '${param}' is not a valid continuation token (${why}): start again without it.`,
+    param,
+  );
 }
 
 /**

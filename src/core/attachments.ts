@@ -117,7 +117,11 @@ export function inferAttachments(idx: InventoryIndex, previous: Pick<StoredState
     const declared = declaredEntries(cluster);
     if (declared !== undefined) {
       for (const entry of declared) {
-        const r = resolveDeclared(entry, idx, prev.map((p) => p.registryId));
+        const r = resolveDeclared(
+          entry,
+          idx,
+          prev.map((p) => p.registryId),
+        );
         add(cluster, r.registryId, "declared", { declaredAs: entry, unresolved: r.unresolved || undefined });
       }
     } else {

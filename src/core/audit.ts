@@ -65,8 +65,13 @@ export interface AuditResult {
 }
 
 export function defaultRunId(now: Date): string {
-  const stamp = now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
-  const hex = Math.floor(Math.random() * 0x100000000).toString(16).padStart(8, "0");
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z");
+  const hex = Math.floor(Math.random() * 0x100000000)
+    .toString(16)
+    .padStart(8, "0");
   return `${stamp}-${hex}`;
 }
 
@@ -168,7 +173,13 @@ export async function discover(
   // Network facts and replications: only what the attachments reference.
   const attachedRegistries = uniqueIds(attachments.map((a) => a.registryId)).filter((id) => index.registries.has(id));
   const attachedClusters = uniqueIds(attachments.map((a) => a.clusterId));
-  const needs: NetworkNeeds = { vnetIds: [], nodeResourceGroups: [], privateEndpointIds: [], outboundIpIds: [], privateLinkZone: cloud.privateLinkZone };
+  const needs: NetworkNeeds = {
+    vnetIds: [],
+    nodeResourceGroups: [],
+    privateEndpointIds: [],
+    outboundIpIds: [],
+    privateLinkZone: cloud.privateLinkZone,
+  };
   for (const id of attachedClusters) {
     const c = index.clusters.get(id);
     if (!c) continue;
@@ -201,7 +212,12 @@ export async function discover(
   let early: Promise<void> | undefined;
   // Not when the network rounds have already failed: the run fails with them, the early work would be lost.
   if (whileNetwork && !networkFailed) {
-    const missedNow = [...missed, ...(replications ? [...replications.failedSubscriptions.map((s) => `replications:${s.toLowerCase()}`), ...replications.failedQueries] : [])];
+    const missedNow = [
+      ...missed,
+      ...(replications
+        ? [...replications.failedSubscriptions.map((s) => `replications:${s.toLowerCase()}`), ...replications.failedQueries]
+        : []),
+    ];
     const before = new InventoryIndex(
       { ...inventory, replications: replications?.items ?? [], failedSubscriptions: [...failedSubs], missed: missedNow },
       cloud,
@@ -276,7 +292,12 @@ export class Assessment {
    * network round trip waits at most one pause); `settled` receives the early findings slice by slice as
    * they are final (the network stage does not change them).
    */
-  async earlyAsync(index: InventoryIndex, attachments: Attachment[], settled?: (findings: readonly Finding[]) => void, sliceMs = 3): Promise<void> {
+  async earlyAsync(
+    index: InventoryIndex,
+    attachments: Attachment[],
+    settled?: (findings: readonly Finding[]) => void,
+    sliceMs = 3,
+  ): Promise<void> {
     const pause = () => new Promise<void>((resolve) => setImmediate(resolve));
     let done = 0;
     const flush = () => {
@@ -305,7 +326,12 @@ export class Assessment {
     this.staged = undefined; // the run holds the findings; the staging and drift's key sets are not needed past here
     const late = evaluateLate(index, { network }).map((list) => list.map((e) => this.settle(this.drift.current(e), index)));
     const findings: Finding[] = [];
-    for (const f of interleave(early, network.map((n) => n.at), late)) if (f) findings.push(f);
+    for (const f of interleave(
+      early,
+      network.map((n) => n.at),
+      late,
+    ))
+      if (f) findings.push(f);
     for (const f of this.drift.notSeen(index, attachments)) findings.push(this.settle(f, index)!);
     this.drift.release();
     return { findings, warnings: this.exemptions!.warnings };
@@ -349,14 +375,13 @@ function prepareQuietly(store: AuditStore, scopeKey: string, findings: readonly 
 }
 
 /** Runs one audit of a scope under the run lease and stores it. */
-export async function runAudit(
-  deps: { discovery: DiscoveryPort; store: AuditStore },
-  opts: AuditOptions,
-): Promise<AuditResult> {
+export async function runAudit(deps: { discovery: DiscoveryPort; store: AuditStore }, opts: AuditOptions): Promise<AuditResult> {
   const now = opts.now ?? (() => new Date());
   const scopeKey = scopeKeyOf(opts.scope);
   const progress = (m: string): void => opts.observer?.progress?.(m);
-  const lease: LeaseResult = opts.lease ? { acquired: true, lease: opts.lease } : await deps.store.acquireLease(scopeKey, opts.holder, opts.leaseSeconds ?? 3600);
+  const lease: LeaseResult = opts.lease
+    ? { acquired: true, lease: opts.lease }
+    : await deps.store.acquireLease(scopeKey, opts.holder, opts.leaseSeconds ?? 3600);
   if (!lease.acquired) {
     throw new AuditError("LeaseHeld", `Another audit of scope '${scopeKey}' is running (held by ${lease.holder} until ${lease.expiresAt})`);
   }
@@ -380,7 +405,12 @@ export async function runAudit(
     run.finishedAt = end.toISOString();
     run.durationMs = end.getTime() - started.getTime();
     const s = deps.discovery.stats();
-    run.stats = { resourceGraphRequests: s.resourceGraphRequests, armRequests: s.armRequests, throttled: s.throttled, tableOperations: deps.store.operations() - opsBefore };
+    run.stats = {
+      resourceGraphRequests: s.resourceGraphRequests,
+      armRequests: s.armRequests,
+      throttled: s.throttled,
+      tableOperations: deps.store.operations() - opsBefore,
+    };
   };
   try {
     const previous = await deps.store.loadState(scopeKey);
@@ -389,10 +419,18 @@ export async function runAudit(
     try {
       progress("discovering");
       const assessment = new Assessment(previous, { armPrivateLink: opts.armPrivateLink, now: started });
-      const { inventory, index, attachments } = await discover(deps.discovery, opts.scope, opts.cloud, previous, progress, undefined, (early, atts) =>
-        assessment.earlyAsync(early, atts, deps.store.prepare ? (slice) => prepareQuietly(deps.store, scopeKey, slice) : undefined),
+      const { inventory, index, attachments } = await discover(
+        deps.discovery,
+        opts.scope,
+        opts.cloud,
+        previous,
+        progress,
+        undefined,
+        (early, atts) =>
+          assessment.earlyAsync(early, atts, deps.store.prepare ? (slice) => prepareQuietly(deps.store, scopeKey, slice) : undefined),
       );
-      run.scopes = opts.scope.kind === "managementGroup" ? [`mg:${opts.scope.managementGroup}`] : inventory.subscriptions.map((s) => s.subscriptionId);
+      run.scopes =
+        opts.scope.kind === "managementGroup" ? [`mg:${opts.scope.managementGroup}`] : inventory.subscriptions.map((s) => s.subscriptionId);
       run.missed = [
         ...inventory.failedSubscriptions.map((s) => `subscription:${s}`),
         ...inventory.missed.filter((q) => !/^(clusters|registries):/.test(q)).map((q) => `query:${q}`),
@@ -408,7 +446,11 @@ export async function runAudit(
       try {
         await deps.store.commitRun(scopeKey, run, previous, { findings, attachments: attachmentsToRemember(index, attachments, previous) });
       } catch (err) {
-        throw new AuditError("StoreFailed", `Could not store the run (the previous state is intact): ${(err as Error).message.split("\n")[0]}`, run);
+        throw new AuditError(
+          "StoreFailed",
+          `Could not store the run (the previous state is intact): ${(err as Error).message.split("\n")[0]}`,
+          run,
+        );
       }
       finish();
     } catch (err) {

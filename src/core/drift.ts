@@ -19,7 +19,10 @@ export function dispositionOf(prev: Finding, idx: InventoryIndex, attachments: M
       const vis = idx.visibilityOfId(prev.clusterId);
       return vis === "visible"
         ? { kind: "removed", why: "cluster deleted" }
-        : { kind: "not-visible", why: `subscription ${subscriptionOf(prev.clusterId) ?? "?"} ${vis === "failed" ? "could not be read in this run" : "is not readable"}` };
+        : {
+            kind: "not-visible",
+            why: `subscription ${subscriptionOf(prev.clusterId) ?? "?"} ${vis === "failed" ? "could not be read in this run" : "is not readable"}`,
+          };
     }
     if (!prev.registryId) return { kind: "removed", why: "rule no longer applies" };
     const att = attachments.get(`${normalizeId(prev.clusterId)}|${normalizeId(prev.registryId)}`);
@@ -30,7 +33,10 @@ export function dispositionOf(prev: Finding, idx: InventoryIndex, attachments: M
     const vis = idx.visibility(sub);
     if (sub && vis === "visible") return { kind: "removed", why: "registry deleted" };
     if (!sub) return { kind: "not-visible", why: "registry name does not resolve" };
-    return { kind: "not-visible", why: `registry's subscription ${sub} ${vis === "failed" ? "could not be read in this run" : "is not readable"}` };
+    return {
+      kind: "not-visible",
+      why: `registry's subscription ${sub} ${vis === "failed" ? "could not be read in this run" : "is not readable"}`,
+    };
   }
   return { kind: "removed", why: "rule no longer applies" };
 }
@@ -88,7 +94,9 @@ export class DriftTracker {
           change: prev.status === "unknown" ? "unchanged" : "changed",
           previousStatus: prev.status === "unknown" ? null : prev.status,
           message: `Not visible in this run (${d.why}); last known status: ${text(lastKnown, "unknown")}`,
-          evidence: already ? prev.evidence : { lastKnownStatus: prev.status, lastKnownReason: prev.reason, lastKnownEvidence: prev.evidence, notVisibleBecause: d.why },
+          evidence: already
+            ? prev.evidence
+            : { lastKnownStatus: prev.status, lastKnownReason: prev.reason, lastKnownEvidence: prev.evidence, notVisibleBecause: d.why },
         });
       }
     }

@@ -54,7 +54,11 @@ export class ExemptionMatcher {
   private readonly today: string;
   private readonly tagged = new Map<string, { resourceId: string; entries: TagExemption[] }>();
 
-  constructor(idx: InventoryIndex, private readonly api: ApiExemption[], now: Date) {
+  constructor(
+    idx: InventoryIndex,
+    private readonly api: ApiExemption[],
+    now: Date,
+  ) {
     this.today = now.toISOString().slice(0, 10);
     for (const s of [...idx.inventory.clusters, ...idx.inventory.registries]) {
       const v = tagValue(s.tags, EXEMPT_TAG);

@@ -42,7 +42,10 @@ export class InventoryIndex {
   readonly vnetsByResourceGroup = new Map<string, VirtualNetwork>();
   readonly replicationsByRegistry = new IdMap<Replication[]>();
 
-  constructor(readonly inventory: Inventory, readonly cloud: Cloud) {
+  constructor(
+    readonly inventory: Inventory,
+    readonly cloud: Cloud,
+  ) {
     for (const s of inventory.subscriptions) {
       this.readable.add(s.subscriptionId.toLowerCase());
       this.managementGroups.set(s.subscriptionId.toLowerCase(), s.managementGroups);
@@ -78,7 +81,8 @@ export class InventoryIndex {
     for (const p of inventory.network.publicIpPrefixes) this.publicIpPrefixes.set(p.id, p);
     for (const n of inventory.network.natGateways) this.natGateways.set(n.id, n);
     for (const p of inventory.network.privateEndpoints) this.privateEndpoints.set(p.id, p);
-    for (const l of inventory.network.dnsZoneLinks) if (l.vnetId) this.dnsLinks.set(`${l.zoneName.toLowerCase()}|${normalizeId(l.vnetId)}`, l);
+    for (const l of inventory.network.dnsZoneLinks)
+      if (l.vnetId) this.dnsLinks.set(`${l.zoneName.toLowerCase()}|${normalizeId(l.vnetId)}`, l);
     for (const r of inventory.replications) {
       const list = this.replicationsByRegistry.get(r.registryId) ?? [];
       list.push(r);

@@ -8,7 +8,16 @@ import type { TriageResult } from "./triage.js";
 export function toJsonDocument(result: Pick<AuditResult, "run" | "findings">): unknown {
   const r = result.run;
   return {
-    run: { id: r.id, startedAt: r.startedAt, finishedAt: r.finishedAt, status: r.status, scopes: r.scopes, counts: r.counts, missed: r.missed, warnings: r.warnings },
+    run: {
+      id: r.id,
+      startedAt: r.startedAt,
+      finishedAt: r.finishedAt,
+      status: r.status,
+      scopes: r.scopes,
+      counts: r.counts,
+      missed: r.missed,
+      warnings: r.warnings,
+    },
     findings: result.findings.map(findingJson),
   };
 }
@@ -32,7 +41,9 @@ export function findingJson(f: Finding): Record<string, unknown> {
 
 /** Failing, not exempted, not removed findings at or above `min`. */
 export function failsGate(findings: Finding[], min: Severity): Finding[] {
-  return findings.filter((f) => f.status === "fail" && !f.exemption && f.change !== "removed" && severityRank(f.severity) >= severityRank(min));
+  return findings.filter(
+    (f) => f.status === "fail" && !f.exemption && f.change !== "removed" && severityRank(f.severity) >= severityRank(min),
+  );
 }
 
 /** JSON of `triage --json` and GET /api/triage. */

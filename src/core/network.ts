@@ -18,7 +18,15 @@ interface PoolResult {
   privatePath?: { privateEndpointId: string; vnet: VirtualNetwork; via: string };
 }
 
-function make(ruleId: string, c: Cluster, r: Registry, status: Status, reason: string | null, message: string, evidence: Record<string, unknown>): Evaluation {
+function make(
+  ruleId: string,
+  c: Cluster,
+  r: Registry,
+  status: Status,
+  reason: string | null,
+  message: string,
+  evidence: Record<string, unknown>,
+): Evaluation {
   return { ruleId, status, severity: ruleInfo(ruleId)!.severity, clusterId: c.id, registryId: r.id, reason, message, evidence };
 }
 
@@ -38,12 +46,18 @@ interface Egress {
   natGatewayId?: string;
 }
 
-function egressOf(c: Cluster, pool: NodePool, vnet: VirtualNetwork | undefined, idx: InventoryIndex): Egress | { unresolvable: string; notVisible?: boolean } {
+function egressOf(
+  c: Cluster,
+  pool: NodePool,
+  vnet: VirtualNetwork | undefined,
+  idx: InventoryIndex,
+): Egress | { unresolvable: string; notVisible?: boolean } {
   const subnet = pool.vnetSubnetId ? vnet?.subnets.find((s) => sameId(s.id, pool.vnetSubnetId)) : undefined;
   const natId = subnet?.natGatewayId;
   if (natId) {
     const nat = idx.natGateways.get(natId);
-    if (!nat && idx.missedAny("network:natGateways")) return { unresolvable: `NAT gateway ${natId} could not be read in this run`, notVisible: true };
+    if (!nat && idx.missedAny("network:natGateways"))
+      return { unresolvable: `NAT gateway ${natId} could not be read in this run`, notVisible: true };
     if (!nat) return { unresolvable: `NAT gateway ${natId} of subnet ${pool.vnetSubnetId} could not be read` };
     return { source: "subnetNatGateway", ids: [...nat.publicIpAddressIds, ...nat.publicIpPrefixIds], natGatewayId: nat.id };
   }
@@ -54,7 +68,9 @@ function egressOf(c: Cluster, pool: NodePool, vnet: VirtualNetwork | undefined, 
     case "managednatgateway":
       return { source: "managedNATGateway", ids: c.natGatewayOutboundIps };
     case "userassignednatgateway":
-      return { unresolvable: `outboundType userAssignedNATGateway, but node subnet ${pool.vnetSubnetId ?? "(managed)"} has no readable NAT gateway` };
+      return {
+        unresolvable: `outboundType userAssignedNATGateway, but node subnet ${pool.vnetSubnetId ?? "(managed)"} has no readable NAT gateway`,
+      };
     default:
       return { unresolvable: `outboundType ${c.outboundType}: egress goes through routes or appliances that ARM does not describe` };
   }
@@ -101,12 +117,18 @@ function evaluatePool(c: Cluster, pool: NodePool, r: Registry, idx: InventoryInd
       tried.push({ privateEndpoint: pe.id, vnet: peVnet });
       if (!vnet) continue;
       if (sameId(peVnet, vnet.id)) {
-        return { status: "pass", reason: null, evidence: { ...ev, path: "private-endpoint", privateEndpoint: pe.id, via: "same VNet" }, privatePath: { privateEndpointId: pe.id, vnet, via: "same VNet" } };
+        return {
+          status: "pass",
+          reason: null,
+          evidence: { ...ev, path: "private-endpoint", privateEndpoint: pe.id, via: "same VNet" },
+          privatePath: { privateEndpointId: pe.id, vnet, via: "same VNet" },
+        };
       }
       const peering = vnet.peerings.find((p) => sameId(p.remoteVnetId, peVnet));
       if (peering && (peering.peeringState ?? "").toLowerCase() === "connected") {
         return {
-          status: "pass", reason: null,
+          status: "pass",
+          reason: null,
           evidence: { ...ev, path: "private-endpoint", privateEndpoint: pe.id, peering: peering.id, peeringState: peering.peeringState },
           privatePath: { privateEndpointId: pe.id, vnet, via: `peering ${peering.name}` },
         };
@@ -120,28 +142,66 @@ function evaluatePool(c: Cluster, pool: NodePool, r: Registry, idx: InventoryInd
   const missingVnet = !vnet && approved.length > 0;
   // 2. Public access disabled.
   if (publicAccess === "disabled") {
-    if (!approved.length) return { status: "fail", reason: "public-access-disabled-no-private-endpoint", evidence: { ...ev, publicNetworkAccess: r.publicNetworkAccess } };
-    if (missingVnet || unseenEndpoint) return { status: "unknown", reason: "not-visible", evidence: { ...ev, note: missingVnet ? `VNet ${vnetId ?? "(managed)"} could not be read` : "a private endpoint could not be read" } };
+    if (!approved.length)
+      return {
+        status: "fail",
+        reason: "public-access-disabled-no-private-endpoint",
+        evidence: { ...ev, publicNetworkAccess: r.publicNetworkAccess },
+      };
+    if (missingVnet || unseenEndpoint)
+      return {
+        status: "unknown",
+        reason: "not-visible",
+        evidence: { ...ev, note: missingVnet ? `VNet ${vnetId ?? "(managed)"} could not be read` : "a private endpoint could not be read" },
+      };
     return { status: "fail", reason: "private-endpoint-not-peered", evidence: { ...ev, publicNetworkAccess: r.publicNetworkAccess } };
   }
   // 3. Public, no firewall.
   const premium = (r.skuName ?? "").toLowerCase() === "premium";
   const deny = (r.defaultAction ?? "Allow").toLowerCase() === "deny";
-  if (!premium || !deny) return { status: "pass", reason: null, evidence: { ...ev, path: "public", sku: r.skuName ?? null, defaultAction: r.defaultAction ?? "Allow" } };
+  if (!premium || !deny)
+    return {
+      status: "pass",
+      reason: null,
+      evidence: { ...ev, path: "public", sku: r.skuName ?? null, defaultAction: r.defaultAction ?? "Allow" },
+    };
 
   // 4. Firewall: every egress IP must be allowed.
   if (!vnet && (idx.missedAny("network:vnets") || (pool.vnetSubnetId && idx.visibilityOfId(pool.vnetSubnetId) !== "visible"))) {
     return { status: "unknown", reason: "not-visible", evidence: { ...ev, note: `VNet ${vnetId} is not visible` } };
   }
   const egress = egressOf(c, pool, vnet, idx);
-  if ("unresolvable" in egress) return { status: "unknown", reason: egress.notVisible ? "not-visible" : "egress-unresolvable", evidence: { ...ev, outboundType: c.outboundType ?? null, note: egress.unresolvable } };
+  if ("unresolvable" in egress)
+    return {
+      status: "unknown",
+      reason: egress.notVisible ? "not-visible" : "egress-unresolvable",
+      evidence: { ...ev, outboundType: c.outboundType ?? null, note: egress.unresolvable },
+    };
   const { ranges, unresolved, shown } = resolveEgress(egress.ids, idx);
-  const egressEv = { ...ev, egressSource: egress.source, natGateway: egress.natGatewayId ?? null, egressIpIds: egress.ids, egressIps: shown };
+  const egressEv = {
+    ...ev,
+    egressSource: egress.source,
+    natGateway: egress.natGatewayId ?? null,
+    egressIpIds: egress.ids,
+    egressIps: shown,
+  };
   if (unresolved.length && idx.missedAny("network:publicIps")) {
-    return { status: "unknown", reason: "not-visible", evidence: { ...egressEv, unresolvedIpIds: unresolved, note: "public IP addresses could not be read in this run" } };
+    return {
+      status: "unknown",
+      reason: "not-visible",
+      evidence: { ...egressEv, unresolvedIpIds: unresolved, note: "public IP addresses could not be read in this run" },
+    };
   }
   if (egress.ids.length === 0 || unresolved.length) {
-    return { status: "unknown", reason: "egress-unresolvable", evidence: { ...egressEv, unresolvedIpIds: unresolved, note: egress.ids.length === 0 ? "no effective outbound IPs" : "outbound IP resources could not be resolved to addresses" } };
+    return {
+      status: "unknown",
+      reason: "egress-unresolvable",
+      evidence: {
+        ...egressEv,
+        unresolvedIpIds: unresolved,
+        note: egress.ids.length === 0 ? "no effective outbound IPs" : "outbound IP resources could not be resolved to addresses",
+      },
+    };
   }
   const allowRules = r.ipRules.filter((x) => (x.action ?? "Allow").toLowerCase() === "allow");
   const valid: Ipv4Range[] = [];
@@ -152,7 +212,12 @@ function evaluatePool(c: Cluster, pool: NodePool, r: Registry, idx: InventoryInd
     else invalid.push(String(rule.value));
   }
   const blocked = ranges.filter((x) => !coveredBy(x, valid));
-  const fwEv = { ...egressEv, ipRules: allowRules.map((x) => x.value), blockedEgress: blocked.map((x) => x.text), ...(invalid.length ? { invalidIpRules: invalid } : {}) };
+  const fwEv = {
+    ...egressEv,
+    ipRules: allowRules.map((x) => x.value),
+    blockedEgress: blocked.map((x) => x.text),
+    ...(invalid.length ? { invalidIpRules: invalid } : {}),
+  };
   if (!blocked.length) return { status: "pass", reason: null, evidence: { ...fwEv, path: "public-firewall" } };
   if (invalid.length) return { status: "unknown", reason: "invalid-ip-rule", evidence: fwEv };
   // An egress prefix counts as covered only when all of it is (rules.md); a half-allowed prefix is blocked.
@@ -191,7 +256,8 @@ export function evaluateNetwork(c: Cluster, r: Registry, idx: InventoryIndex): E
     const dns = priv.map(({ pool, result }) => {
       const vnet = result.privatePath!.vnet;
       const base = { nodePool: pool.name, vnet: vnet.id, zone };
-      if (vnet.dnsServers.length) return { status: "unknown" as Status, reason: "custom-dns", evidence: { ...base, dnsServers: vnet.dnsServers } };
+      if (vnet.dnsServers.length)
+        return { status: "unknown" as Status, reason: "custom-dns", evidence: { ...base, dnsServers: vnet.dnsServers } };
       if (idx.missedAny("network:dnsZoneLinks")) return { status: "unknown" as Status, reason: "not-visible", evidence: base };
       const link = idx.dnsLinks.get(`${zone}|${normalizeId(vnet.id)}`);
       if (link) return { status: "pass" as Status, reason: null, evidence: { ...base, link: link.id, linkState: link.state ?? null } };
@@ -204,9 +270,19 @@ export function evaluateNetwork(c: Cluster, r: Registry, idx: InventoryIndex): E
       "custom-dns": `VNet ${nameOf(String(d.evidence.vnet))} uses custom DNS servers; whether they forward ${zone} cannot be seen from ARM`,
       "not-visible": `private DNS zone links could not be read in this run`,
     };
-    out.push(make("network.private-dns", c, r, w, w === "pass" ? null : d.reason,
-      w === "pass" ? `Node pools on a private path resolve ${r.name} through a linked ${zone} zone` : `Node pool ${String(d.evidence.nodePool)} of ${c.name}: ${msgs[d.reason ?? ""]}`,
-      { nodePools: dns.map((x) => ({ status: x.status, reason: x.reason, ...x.evidence })) }));
+    out.push(
+      make(
+        "network.private-dns",
+        c,
+        r,
+        w,
+        w === "pass" ? null : d.reason,
+        w === "pass"
+          ? `Node pools on a private path resolve ${r.name} through a linked ${zone} zone`
+          : `Node pool ${String(d.evidence.nodePool)} of ${c.name}: ${msgs[d.reason ?? ""]}`,
+        { nodePools: dns.map((x) => ({ status: x.status, reason: x.reason, ...x.evidence })) },
+      ),
+    );
   }
   return out;
 }

@@ -2,15 +2,7 @@
  * Ports: the small interfaces the core needs from the edges. Adapters in `src/adapters` implement them;
  * tests may fake them (test/fakes) except where a test claims to test storage.
  */
-import type {
-  Cluster,
-  NetworkFacts,
-  Registry,
-  Replication,
-  RoleAssignment,
-  RoleDefinition,
-  Subscription,
-} from "./inventory.js";
+import type { Cluster, NetworkFacts, Registry, Replication, RoleAssignment, RoleDefinition, Subscription } from "./inventory.js";
 import type { AttachmentSource, Change, Finding, Severity, Status } from "./findings.js";
 
 /** What one audit covers: all readable subscriptions, or one management group. */
@@ -154,9 +146,7 @@ export interface NextState {
   attachments: StoredAttachment[];
 }
 
-export type LeaseResult =
-  | { acquired: true; lease: Lease }
-  | { acquired: false; holder: string; expiresAt: string };
+export type LeaseResult = { acquired: true; lease: Lease } | { acquired: false; holder: string; expiresAt: string };
 
 export interface Lease {
   scopeKey: string;

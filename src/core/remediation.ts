@@ -86,19 +86,25 @@ export function remediate(f: Finding, idx: InventoryIndex): Remediation | null {
               `# registries in ABAC repository-permissions mode ignore --attach-acr's AcrPull; for those:`,
               `az role assignment create --assignee-object-id ${kubelet} --assignee-principal-type ServicePrincipal --role "Container Registry Repository Reader" --scope <abac-registry-resource-id>`,
             ]
-          : [`az role assignment create --assignee-object-id ${kubelet} --assignee-principal-type ServicePrincipal --role ${pullRole} --scope ${registryId}`],
+          : [
+              `az role assignment create --assignee-object-id ${kubelet} --assignee-principal-type ServicePrincipal --role ${pullRole} --scope ${registryId}`,
+            ],
         f.reason === "no-pull-role" ? roleAssignmentBicep(pullGuid, kubelet, registryName) : undefined,
       );
     case "abac-mode-ignores-role":
       return make(
         `${registryName} uses ABAC repository permissions: grant Container Registry Repository Reader (AcrPull is ignored in this mode).`,
-        [`az role assignment create --assignee-object-id ${kubelet} --assignee-principal-type ServicePrincipal --role "Container Registry Repository Reader" --scope ${registryId}`],
+        [
+          `az role assignment create --assignee-object-id ${kubelet} --assignee-principal-type ServicePrincipal --role "Container Registry Repository Reader" --scope ${registryId}`,
+        ],
         roleAssignmentBicep(REPO_READER, kubelet, registryName),
       );
     case "custom-role-wildcard":
       return make(
         `The custom role reaches pull only through a wildcard, which ACR honours only with ARM private link: list ${abac ? "Microsoft.ContainerRegistry/registries/repositories/content/read" : "Microsoft.ContainerRegistry/registries/pull/read"} literally in the role, or grant ${pullRoleName}.`,
-        [`az role assignment create --assignee-object-id ${kubelet} --assignee-principal-type ServicePrincipal --role ${pullRole} --scope ${registryId}`],
+        [
+          `az role assignment create --assignee-object-id ${kubelet} --assignee-principal-type ServicePrincipal --role ${pullRole} --scope ${registryId}`,
+        ],
       );
     case "write-capable-role": {
       const writers = (f.evidence.writeCapable as { assignmentId?: string; role?: string }[] | undefined) ?? [];
@@ -114,7 +120,9 @@ export function remediate(f: Finding, idx: InventoryIndex): Remediation | null {
     case "broad-scope-only":
       return make(
         `Grant ${pullRoleName} at ${registryName} itself; the broader grant can then be narrowed (removing it is a separate, deliberate step).`,
-        [`az role assignment create --assignee-object-id ${kubelet} --assignee-principal-type ServicePrincipal --role ${pullRole} --scope ${registryId}`],
+        [
+          `az role assignment create --assignee-object-id ${kubelet} --assignee-principal-type ServicePrincipal --role ${pullRole} --scope ${registryId}`,
+        ],
         roleAssignmentBicep(pullGuid, kubelet, registryName),
       );
     case "registry-deleted":
@@ -129,7 +137,9 @@ export function remediate(f: Finding, idx: InventoryIndex): Remediation | null {
     case "subscription-not-readable":
       return make(
         `Give the auditor's identity Reader on subscription ${sub(f.registryId ?? "")} so it can see registry ${nameOf(f.registryId ?? "")} (if the registry lives elsewhere, fix the cluster's declared list).`,
-        [`az role assignment create --assignee-object-id <auditor-principal-id> --assignee-principal-type ServicePrincipal --role Reader --scope /subscriptions/${sub(f.registryId ?? "")}`],
+        [
+          `az role assignment create --assignee-object-id <auditor-principal-id> --assignee-principal-type ServicePrincipal --role Reader --scope /subscriptions/${sub(f.registryId ?? "")}`,
+        ],
       );
     case "public-access-disabled-no-private-endpoint":
       return make(
@@ -176,10 +186,19 @@ export function remediate(f: Finding, idx: InventoryIndex): Remediation | null {
       );
     }
     case "zone-not-linked": {
-      const vnets = [...new Set(((f.evidence.nodePools as Record<string, unknown>[] | undefined) ?? []).filter((p) => p.status === "fail").map((p) => String(p.vnet)))];
+      const vnets = [
+        ...new Set(
+          ((f.evidence.nodePools as Record<string, unknown>[] | undefined) ?? [])
+            .filter((p) => p.status === "fail")
+            .map((p) => String(p.vnet)),
+        ),
+      ];
       return make(
         `Link the ${idx.cloud.privateLinkZone} private DNS zone to the node pools' VNet(s) so ${r?.loginServer ?? registryName} resolves to the private endpoint.`,
-        vnets.map((v) => `az network private-dns link vnet create --resource-group <dns-zone-rg> --zone-name ${idx.cloud.privateLinkZone} --name link-${nameOf(v)} --virtual-network ${v} --registration-enabled false`),
+        vnets.map(
+          (v) =>
+            `az network private-dns link vnet create --resource-group <dns-zone-rg> --zone-name ${idx.cloud.privateLinkZone} --name link-${nameOf(v)} --virtual-network ${v} --registration-enabled false`,
+        ),
         `resource link 'Microsoft.Network/privateDnsZones/virtualNetworkLinks@2024-06-01' = {\n  name: '${idx.cloud.privateLinkZone}/link-${nameOf(vnets[0] ?? "vnet")}'\n  location: 'global'\n  properties: { registrationEnabled: false, virtualNetwork: { id: '${vnets[0] ?? "<vnet-id>"}' } }\n}`,
       );
     }
@@ -207,13 +226,20 @@ export function remediate(f: Finding, idx: InventoryIndex): Remediation | null {
       );
     }
     case "admin-user-enabled":
-      return make(`Disable the admin user of ${registryName} (anything still logging in with it will stop working).`, [`az acr update --name ${registryName} --admin-enabled false`]);
+      return make(`Disable the admin user of ${registryName} (anything still logging in with it will stop working).`, [
+        `az acr update --name ${registryName} --admin-enabled false`,
+      ]);
     case "anonymous-pull-enabled":
-      return make(`Disable anonymous pull on ${registryName} (clients without credentials will stop pulling).`, [`az acr update --name ${registryName} --anonymous-pull-enabled false`]);
+      return make(`Disable anonymous pull on ${registryName} (clients without credentials will stop pulling).`, [
+        `az acr update --name ${registryName} --anonymous-pull-enabled false`,
+      ]);
     case "public-unrestricted":
       return make(
         `Restrict ${registryName}'s network access: allow the networks that need it first, then deny by default (IP rules need the Premium SKU${(r?.skuName ?? "").toLowerCase() === "premium" ? "" : `; ${registryName} is ${r?.skuName ?? "not Premium"}`}), or disable public access behind private endpoints. Check every client first: clients not allowed lose access.`,
-        [`az acr network-rule add --name ${registryName} --ip-address <allowed-cidr>`, `az acr update --name ${registryName} --default-action Deny`],
+        [
+          `az acr network-rule add --name ${registryName} --ip-address <allowed-cidr>`,
+          `az acr update --name ${registryName} --default-action Deny`,
+        ],
       );
     default:
       return null;

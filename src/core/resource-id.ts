@@ -5,7 +5,10 @@
 
 /** Canonical form of a resource ID: trimmed, lower-case, single slashes, no trailing slash. */
 export function normalizeId(id: string): string {
-  let s = id.trim().toLowerCase().replace(/\/{2,}/g, "/");
+  let s = id
+    .trim()
+    .toLowerCase()
+    .replace(/\/{2,}/g, "/");
   if (s.length > 1 && s.endsWith("/")) s = s.slice(0, -1);
   return s;
 }
@@ -35,7 +38,11 @@ export function nameOf(id: string): string {
 
 /** Parent resource of a child ID (`.../virtualNetworks/v/subnets/s` -> `.../virtualNetworks/v`), casing kept. */
 export function parentOf(id: string): string {
-  const parts = id.trim().replace(/\/{2,}/g, "/").replace(/\/$/, "").split("/");
+  const parts = id
+    .trim()
+    .replace(/\/{2,}/g, "/")
+    .replace(/\/$/, "")
+    .split("/");
   return parts.slice(0, Math.max(1, parts.length - 2)).join("/");
 }
 

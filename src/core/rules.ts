@@ -41,47 +41,110 @@ export function hasManagedKubelet(c: Cluster): boolean {
 export function kubeletManaged(c: Cluster): Evaluation {
   const sp = c.servicePrincipalClientId;
   if (sp && sp.toLowerCase() !== "msi") {
-    return finding("identity.kubelet-managed", c.id, null, "fail", "service-principal",
+    return finding(
+      "identity.kubelet-managed",
+      c.id,
+      null,
+      "fail",
+      "service-principal",
       `Cluster ${c.name} pulls with service principal ${sp}, not a kubelet managed identity; its pull permissions cannot be checked`,
-      { servicePrincipalClientId: sp });
+      { servicePrincipalClientId: sp },
+    );
   }
   if (!c.kubeletObjectId) {
-    return finding("identity.kubelet-managed", c.id, null, "unknown", "kubelet-identity-missing",
-      `Cluster ${c.name} reports no kubelet identity (identityProfile.kubeletidentity)`, {});
+    return finding(
+      "identity.kubelet-managed",
+      c.id,
+      null,
+      "unknown",
+      "kubelet-identity-missing",
+      `Cluster ${c.name} reports no kubelet identity (identityProfile.kubeletidentity)`,
+      {},
+    );
   }
-  return finding("identity.kubelet-managed", c.id, null, "pass", null,
+  return finding(
+    "identity.kubelet-managed",
+    c.id,
+    null,
+    "pass",
+    null,
     `Cluster ${c.name} pulls with kubelet managed identity ${c.kubeletObjectId}`,
-    { kubeletObjectId: c.kubeletObjectId, kubeletResourceId: c.kubeletResourceId ?? null });
+    { kubeletObjectId: c.kubeletObjectId, kubeletResourceId: c.kubeletResourceId ?? null },
+  );
 }
 
 export function kubeletChanged(c: Cluster, previousObjectId: string | undefined): Evaluation | undefined {
   if (!c.kubeletObjectId) return undefined;
   if (previousObjectId && previousObjectId.toLowerCase() !== c.kubeletObjectId.toLowerCase()) {
-    return finding("identity.kubelet-changed", c.id, null, "fail", "kubelet-identity-replaced",
+    return finding(
+      "identity.kubelet-changed",
+      c.id,
+      null,
+      "fail",
+      "kubelet-identity-replaced",
       `Cluster ${c.name}'s kubelet identity changed from ${previousObjectId} to ${c.kubeletObjectId}: grants made to the old identity no longer apply`,
-      { kubeletObjectId: c.kubeletObjectId, previousKubeletObjectId: previousObjectId });
+      { kubeletObjectId: c.kubeletObjectId, previousKubeletObjectId: previousObjectId },
+    );
   }
   // Same text on the first and every later run, so an unchanged cluster is not rewritten to the store.
-  return finding("identity.kubelet-changed", c.id, null, "pass", null,
-    `Cluster ${c.name}'s kubelet identity is ${c.kubeletObjectId}`, { kubeletObjectId: c.kubeletObjectId });
+  return finding("identity.kubelet-changed", c.id, null, "pass", null, `Cluster ${c.name}'s kubelet identity is ${c.kubeletObjectId}`, {
+    kubeletObjectId: c.kubeletObjectId,
+  });
 }
 
 // ---------------------------------------------------------------- registry rules
 
 export function registryRules(r: Registry): Evaluation[] {
   const out: Evaluation[] = [];
-  out.push(r.adminUserEnabled === true
-    ? finding("registry.admin-user", null, r.id, "fail", "admin-user-enabled", `Registry ${r.name} has its admin user enabled (a shared credential that bypasses Entra ID)`, { adminUserEnabled: true })
-    : finding("registry.admin-user", null, r.id, "pass", null, `Registry ${r.name}'s admin user is disabled`, { adminUserEnabled: r.adminUserEnabled ?? false }));
-  out.push(r.anonymousPullEnabled === true
-    ? finding("registry.anonymous-pull", null, r.id, "fail", "anonymous-pull-enabled", `Registry ${r.name} allows anonymous pull: anyone who can reach it can read every image`, { anonymousPullEnabled: true })
-    : finding("registry.anonymous-pull", null, r.id, "pass", null, `Registry ${r.name} does not allow anonymous pull`, { anonymousPullEnabled: r.anonymousPullEnabled ?? false }));
+  out.push(
+    r.adminUserEnabled === true
+      ? finding(
+          "registry.admin-user",
+          null,
+          r.id,
+          "fail",
+          "admin-user-enabled",
+          `Registry ${r.name} has its admin user enabled (a shared credential that bypasses Entra ID)`,
+          { adminUserEnabled: true },
+        )
+      : finding("registry.admin-user", null, r.id, "pass", null, `Registry ${r.name}'s admin user is disabled`, {
+          adminUserEnabled: r.adminUserEnabled ?? false,
+        }),
+  );
+  out.push(
+    r.anonymousPullEnabled === true
+      ? finding(
+          "registry.anonymous-pull",
+          null,
+          r.id,
+          "fail",
+          "anonymous-pull-enabled",
+          `Registry ${r.name} allows anonymous pull: anyone who can reach it can read every image`,
+          { anonymousPullEnabled: true },
+        )
+      : finding("registry.anonymous-pull", null, r.id, "pass", null, `Registry ${r.name} does not allow anonymous pull`, {
+          anonymousPullEnabled: r.anonymousPullEnabled ?? false,
+        }),
+  );
   const publicAccess = r.publicNetworkAccess ?? "Enabled";
   const defaultAction = r.defaultAction ?? "Allow";
   const unrestricted = publicAccess.toLowerCase() !== "disabled" && defaultAction.toLowerCase() === "allow";
-  out.push(unrestricted
-    ? finding("registry.public-unrestricted", null, r.id, "fail", "public-unrestricted", `Registry ${r.name} accepts connections from any network (public access enabled, default action Allow)`, { publicNetworkAccess: publicAccess, defaultAction })
-    : finding("registry.public-unrestricted", null, r.id, "pass", null, `Registry ${r.name}'s network access is restricted`, { publicNetworkAccess: publicAccess, defaultAction }));
+  out.push(
+    unrestricted
+      ? finding(
+          "registry.public-unrestricted",
+          null,
+          r.id,
+          "fail",
+          "public-unrestricted",
+          `Registry ${r.name} accepts connections from any network (public access enabled, default action Allow)`,
+          { publicNetworkAccess: publicAccess, defaultAction },
+        )
+      : finding("registry.public-unrestricted", null, r.id, "pass", null, `Registry ${r.name}'s network access is restricted`, {
+          publicNetworkAccess: publicAccess,
+          defaultAction,
+        }),
+  );
   return out;
 }
 
@@ -90,20 +153,44 @@ export function registryRules(r: Registry): Evaluation[] {
 export function registryExists(a: Attachment, idx: InventoryIndex): Evaluation {
   const r = idx.registries.get(a.registryId);
   const ev = { sources: a.sources, declaredAs: a.declaredAs ?? null };
-  if (r) return finding("registry.exists", a.clusterId, r.id, "pass", null, `Registry ${r.name} exists`, { ...ev, loginServer: r.loginServer ?? null });
+  if (r)
+    return finding("registry.exists", a.clusterId, r.id, "pass", null, `Registry ${r.name} exists`, {
+      ...ev,
+      loginServer: r.loginServer ?? null,
+    });
   if (a.unresolved) {
-    return finding("registry.exists", a.clusterId, a.registryId, "unknown", "unresolved-name",
-      `Declared registry '${a.registryId}' matches no visible registry and names no subscription`, ev);
+    return finding(
+      "registry.exists",
+      a.clusterId,
+      a.registryId,
+      "unknown",
+      "unresolved-name",
+      `Declared registry '${a.registryId}' matches no visible registry and names no subscription`,
+      ev,
+    );
   }
   const sub = subscriptionOf(a.registryId);
   const vis = idx.visibility(sub);
   if (vis === "visible") {
-    return finding("registry.exists", a.clusterId, a.registryId, "fail", "registry-deleted",
-      `Registry ${a.registryId} is not in subscription ${sub}, which is readable: it was deleted or moved`, { ...ev, subscriptionId: sub });
+    return finding(
+      "registry.exists",
+      a.clusterId,
+      a.registryId,
+      "fail",
+      "registry-deleted",
+      `Registry ${a.registryId} is not in subscription ${sub}, which is readable: it was deleted or moved`,
+      { ...ev, subscriptionId: sub },
+    );
   }
-  return finding("registry.exists", a.clusterId, a.registryId, "unknown", "subscription-not-readable",
+  return finding(
+    "registry.exists",
+    a.clusterId,
+    a.registryId,
+    "unknown",
+    "subscription-not-readable",
     `Registry ${a.registryId} cannot be seen: subscription ${sub} is ${vis === "failed" ? "not readable in this run" : "not readable by the auditor"}`,
-    { ...ev, subscriptionId: sub ?? null });
+    { ...ev, subscriptionId: sub ?? null },
+  );
 }
 
 interface GrantView {
@@ -136,7 +223,14 @@ function grantsFor(c: Cluster, r: Registry, idx: InventoryIndex, opts: RuleOptio
 }
 
 function evidenceOf(g: GrantView): Record<string, unknown> {
-  return { assignmentId: g.assignmentId, role: g.roleName, roleDefinitionId: g.roleDefinitionId, scope: g.scope, level: g.level, ...(g.condition ? { condition: g.condition } : {}) };
+  return {
+    assignmentId: g.assignmentId,
+    role: g.roleName,
+    roleDefinitionId: g.roleDefinitionId,
+    scope: g.scope,
+    level: g.level,
+    ...(g.condition ? { condition: g.condition } : {}),
+  };
 }
 
 export function pullRules(a: Attachment, c: Cluster, r: Registry, idx: InventoryIndex, opts: RuleOptions): Evaluation[] {
@@ -164,7 +258,11 @@ export function pullRules(a: Attachment, c: Cluster, r: Registry, idx: Inventory
   }
   const mode = registryMode(r.roleAssignmentMode);
   const grants = grantsFor(c, r, idx, opts, mode);
-  const base = { kubeletObjectId: c.kubeletObjectId, registryMode: mode, roleAssignmentMode: r.roleAssignmentMode ?? "LegacyRegistryPermissions" };
+  const base = {
+    kubeletObjectId: c.kubeletObjectId,
+    registryMode: mode,
+    roleAssignmentMode: r.roleAssignmentMode ?? "LegacyRegistryPermissions",
+  };
   const granting = grants.filter((g) => g.decision === "grants");
   const out: Evaluation[] = [];
 
@@ -172,50 +270,135 @@ export function pullRules(a: Attachment, c: Cluster, r: Registry, idx: Inventory
   if (granting.length > 0) {
     const unconditional = granting.filter((g) => !g.condition);
     if (unconditional.length > 0) {
-      out.push(finding("pull.granted", c.id, r.id, "pass", null,
-        `${c.name}'s kubelet identity may pull from ${r.name} (${unconditional.map((g) => `${g.roleName} at ${g.level}`).join(", ")})`,
-        { ...base, grants: unconditional.map(evidenceOf) }));
+      out.push(
+        finding(
+          "pull.granted",
+          c.id,
+          r.id,
+          "pass",
+          null,
+          `${c.name}'s kubelet identity may pull from ${r.name} (${unconditional.map((g) => `${g.roleName} at ${g.level}`).join(", ")})`,
+          { ...base, grants: unconditional.map(evidenceOf) },
+        ),
+      );
     } else {
-      out.push(finding("pull.granted", c.id, r.id, "pass", "repository-scoped",
-        `${c.name}'s kubelet identity may pull only from the repositories its role assignment condition allows in ${r.name}`,
-        { ...base, grants: granting.map(evidenceOf) }));
+      out.push(
+        finding(
+          "pull.granted",
+          c.id,
+          r.id,
+          "pass",
+          "repository-scoped",
+          `${c.name}'s kubelet identity may pull only from the repositories its role assignment condition allows in ${r.name}`,
+          { ...base, grants: granting.map(evidenceOf) },
+        ),
+      );
     }
   } else if (grants.some((g) => g.decision === "wildcard-only")) {
-    out.push(finding("pull.granted", c.id, r.id, "unknown", "custom-role-wildcard",
-      `${c.name}'s kubelet identity reaches pull on ${r.name} only through a wildcard in a custom role; ACR honours that only in tenants with ARM private link (set AUDIT_TENANT_ARM_PRIVATE_LINK=true if yours does)`,
-      { ...base, grants: grants.filter((g) => g.decision === "wildcard-only").map(evidenceOf) }));
+    out.push(
+      finding(
+        "pull.granted",
+        c.id,
+        r.id,
+        "unknown",
+        "custom-role-wildcard",
+        `${c.name}'s kubelet identity reaches pull on ${r.name} only through a wildcard in a custom role; ACR honours that only in tenants with ARM private link (set AUDIT_TENANT_ARM_PRIVATE_LINK=true if yours does)`,
+        { ...base, grants: grants.filter((g) => g.decision === "wildcard-only").map(evidenceOf) },
+      ),
+    );
   } else if (grants.some((g) => g.decision === "unresolved")) {
-    out.push(finding("pull.granted", c.id, r.id, "unknown", "role-definition-unresolved",
-      `A role assignment of ${c.name}'s kubelet identity on ${r.name} names a role definition that could not be read`,
-      { ...base, grants: grants.filter((g) => g.decision === "unresolved").map(evidenceOf) }));
+    out.push(
+      finding(
+        "pull.granted",
+        c.id,
+        r.id,
+        "unknown",
+        "role-definition-unresolved",
+        `A role assignment of ${c.name}'s kubelet identity on ${r.name} names a role definition that could not be read`,
+        { ...base, grants: grants.filter((g) => g.decision === "unresolved").map(evidenceOf) },
+      ),
+    );
   } else if (mode === "abac" && grants.some((g) => g.legacyDecision === "grants")) {
-    out.push(finding("pull.granted", c.id, r.id, "fail", "abac-mode-ignores-role",
-      `Registry ${r.name} uses ABAC repository permissions, which ignore ${grants.filter((g) => g.legacyDecision === "grants").map((g) => g.roleName).join(", ")}: pulls fail with 401/403. Grant Container Registry Repository Reader instead`,
-      { ...base, ignoredGrants: grants.filter((g) => g.legacyDecision === "grants").map(evidenceOf) }));
+    out.push(
+      finding(
+        "pull.granted",
+        c.id,
+        r.id,
+        "fail",
+        "abac-mode-ignores-role",
+        `Registry ${r.name} uses ABAC repository permissions, which ignore ${grants
+          .filter((g) => g.legacyDecision === "grants")
+          .map((g) => g.roleName)
+          .join(", ")}: pulls fail with 401/403. Grant Container Registry Repository Reader instead`,
+        { ...base, ignoredGrants: grants.filter((g) => g.legacyDecision === "grants").map(evidenceOf) },
+      ),
+    );
   } else {
-    out.push(finding("pull.granted", c.id, r.id, "fail", "no-pull-role",
-      `${c.name}'s kubelet identity (${c.kubeletObjectId}) holds no role that can pull from ${r.name}: pulls fail with 401 Unauthorized`,
-      { ...base, assignmentsConsidered: grants.map(evidenceOf) }));
+    out.push(
+      finding(
+        "pull.granted",
+        c.id,
+        r.id,
+        "fail",
+        "no-pull-role",
+        `${c.name}'s kubelet identity (${c.kubeletObjectId}) holds no role that can pull from ${r.name}: pulls fail with 401 Unauthorized`,
+        { ...base, assignmentsConsidered: grants.map(evidenceOf) },
+      ),
+    );
   }
 
   // pull.least-privilege
   const writers = grants.filter((g) => g.writes.length > 0);
   if (writers.length > 0) {
-    out.push(finding("pull.least-privilege", c.id, r.id, "fail", "write-capable-role",
-      `${c.name}'s kubelet identity can also change ${r.name} (${writers.map((g) => `${g.roleName ?? g.roleDefinitionId} at ${g.level}`).join(", ")}); a node compromise could push or delete images`,
-      { ...base, writeCapable: writers.map((g) => ({ ...evidenceOf(g), operations: g.writes })) }));
+    out.push(
+      finding(
+        "pull.least-privilege",
+        c.id,
+        r.id,
+        "fail",
+        "write-capable-role",
+        `${c.name}'s kubelet identity can also change ${r.name} (${writers.map((g) => `${g.roleName ?? g.roleDefinitionId} at ${g.level}`).join(", ")}); a node compromise could push or delete images`,
+        { ...base, writeCapable: writers.map((g) => ({ ...evidenceOf(g), operations: g.writes })) },
+      ),
+    );
   } else if (granting.length > 0 && granting.every((g) => g.level !== "registry")) {
-    out.push(finding("pull.least-privilege", c.id, r.id, "fail", "broad-scope-only",
-      `${c.name}'s kubelet identity may pull from ${r.name} only through grants above the registry (${granting.map((g) => g.level).join(", ")}), which also reach other registries`,
-      { ...base, grants: granting.map(evidenceOf) }));
+    out.push(
+      finding(
+        "pull.least-privilege",
+        c.id,
+        r.id,
+        "fail",
+        "broad-scope-only",
+        `${c.name}'s kubelet identity may pull from ${r.name} only through grants above the registry (${granting.map((g) => g.level).join(", ")}), which also reach other registries`,
+        { ...base, grants: granting.map(evidenceOf) },
+      ),
+    );
   } else if (grants.some((g) => g.decision === "unresolved")) {
-    out.push(finding("pull.least-privilege", c.id, r.id, "unknown", "role-definition-unresolved",
-      `A role definition of ${c.name}'s kubelet identity on ${r.name} could not be read`,
-      { ...base, grants: grants.filter((g) => g.decision === "unresolved").map(evidenceOf) }));
+    out.push(
+      finding(
+        "pull.least-privilege",
+        c.id,
+        r.id,
+        "unknown",
+        "role-definition-unresolved",
+        `A role definition of ${c.name}'s kubelet identity on ${r.name} could not be read`,
+        { ...base, grants: grants.filter((g) => g.decision === "unresolved").map(evidenceOf) },
+      ),
+    );
   } else {
-    out.push(finding("pull.least-privilege", c.id, r.id, "pass", null,
-      granting.length ? `${c.name}'s kubelet identity holds only pull on ${r.name}, at the registry's scope` : `${c.name}'s kubelet identity holds no role on ${r.name} (see pull.granted)`,
-      { ...base, grants: granting.map(evidenceOf) }));
+    out.push(
+      finding(
+        "pull.least-privilege",
+        c.id,
+        r.id,
+        "pass",
+        null,
+        granting.length
+          ? `${c.name}'s kubelet identity holds only pull on ${r.name}, at the registry's scope`
+          : `${c.name}'s kubelet identity holds no role on ${r.name} (see pull.granted)`,
+        { ...base, grants: granting.map(evidenceOf) },
+      ),
+    );
   }
   return out;
 }
@@ -233,18 +416,39 @@ export function replicaNearby(c: Cluster, r: Registry, idx: InventoryIndex): Eva
   const home = normRegion(r.location) === region;
   const replica = replications.find((x) => normRegion(x.location) === region && (x.provisioningState ?? "").toLowerCase() === "succeeded");
   if (home || replica) {
-    return finding("registry.replica-nearby", c.id, r.id, "pass", null,
-      home ? `Registry ${r.name} is in the cluster's region ${c.location}` : `Registry ${r.name} has a replica in ${c.location}`, evidence);
+    return finding(
+      "registry.replica-nearby",
+      c.id,
+      r.id,
+      "pass",
+      null,
+      home ? `Registry ${r.name} is in the cluster's region ${c.location}` : `Registry ${r.name} has a replica in ${c.location}`,
+      evidence,
+    );
   }
   if (idx.missedFor("replications", subscriptionOf(r.id))) {
-    return finding("registry.replica-nearby", c.id, r.id, "unknown", "not-visible", `Replications of ${r.name} could not be read in this run`, evidence);
+    return finding(
+      "registry.replica-nearby",
+      c.id,
+      r.id,
+      "unknown",
+      "not-visible",
+      `Replications of ${r.name} could not be read in this run`,
+      evidence,
+    );
   }
   const failedReplica = replications.find((x) => normRegion(x.location) === region);
-  return finding("registry.replica-nearby", c.id, r.id, "fail", "no-replica-in-region",
+  return finding(
+    "registry.replica-nearby",
+    c.id,
+    r.id,
+    "fail",
+    "no-replica-in-region",
     failedReplica
       ? `Registry ${r.name}'s replica in ${c.location} is ${failedReplica.provisioningState ?? "not ready"}: ${c.name} pulls across regions`
       : `Registry ${r.name} has no replica in ${c.location}: ${c.name} pulls across regions (slower, egress cost)${(r.skuName ?? "").toLowerCase() === "premium" ? "" : "; geo-replication needs the Premium SKU"}`,
-    evidence);
+    evidence,
+  );
 }
 
 /**
@@ -318,5 +522,9 @@ export function interleave<T>(items: T[], at: number[], inserts: T[][]): T[] {
 /** Every evaluation of a run: cluster rules for every cluster, attachment rules, registry rules. */
 export function evaluateAll(idx: InventoryIndex, attachments: Attachment[], opts: RuleOptions): Evaluation[] {
   const early = evaluateEarly(idx, attachments, opts);
-  return interleave(early.items, early.network.map((n) => n.at), evaluateLate(idx, early));
+  return interleave(
+    early.items,
+    early.network.map((n) => n.at),
+    evaluateLate(idx, early),
+  );
 }

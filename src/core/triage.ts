@@ -27,7 +27,11 @@ export const TRIAGE_STEPS = [
   { step: "permissions", title: "Role assignments and registry mode", rules: ["registry.exists", "pull.granted", "pull.least-privilege"] },
   { step: "network-path", title: "Network path per node pool", rules: ["network.path"] },
   { step: "private-dns", title: "Private DNS", rules: ["network.private-dns"] },
-  { step: "registry-hygiene", title: "Registry hygiene and performance", rules: ["registry.replica-nearby", "registry.admin-user", "registry.anonymous-pull", "registry.public-unrestricted"] },
+  {
+    step: "registry-hygiene",
+    title: "Registry hygiene and performance",
+    rules: ["registry.replica-nearby", "registry.admin-user", "registry.anonymous-pull", "registry.public-unrestricted"],
+  },
 ] as const;
 
 export interface TriageStep {
@@ -76,11 +80,26 @@ function mergeFilters(fs: SubjectFilter[]): SubjectFilter {
 
 export async function triage(
   discovery: DiscoveryPort,
-  opts: { cluster: string; registry?: string; scope: AuditScope; cloud: Cloud; armPrivateLink: boolean; now?: Date; previous?: StoredState },
+  opts: {
+    cluster: string;
+    registry?: string;
+    scope: AuditScope;
+    cloud: Cloud;
+    armPrivateLink: boolean;
+    now?: Date;
+    previous?: StoredState;
+  },
 ): Promise<TriageResult> {
   const clusterArg = opts.cluster.trim();
   if (!clusterArg) throw new TriageError("InvalidArgument", "--cluster needs a cluster resource ID or name");
-  const previous: StoredState = opts.previous ?? { generation: 0, lastRunId: null, findings: [], attachments: [], forgotten: [], exemptions: [] };
+  const previous: StoredState = opts.previous ?? {
+    generation: 0,
+    lastRunId: null,
+    findings: [],
+    attachments: [],
+    forgotten: [],
+    exemptions: [],
+  };
   const clusterFilter: SubjectFilter = looksLikeResourceId(clusterArg) ? { ids: [clusterArg] } : { names: [clusterArg] };
   let matched: Cluster[] = [];
   const { index, attachments } = await discover(discovery, opts.scope, opts.cloud, previous, () => undefined, {
@@ -101,20 +120,30 @@ export async function triage(
   });
   if (matched.length === 0) throw new TriageError("ClusterNotFound", `No visible AKS cluster matches '${clusterArg}'`);
   if (matched.length > 1) {
-    throw new TriageError("AmbiguousCluster", `'${clusterArg}' matches ${matched.length} clusters; pass one resource ID:\n${matched.map((c) => `  ${c.id}`).join("\n")}`, matched.map((c) => c.id));
+    throw new TriageError(
+      "AmbiguousCluster",
+      `'${clusterArg}' matches ${matched.length} clusters; pass one resource ID:\n${matched.map((c) => `  ${c.id}`).join("\n")}`,
+      matched.map((c) => c.id),
+    );
   }
   const cluster = matched[0];
   let scopedAttachments: Attachment[] = attachments.filter((a) => sameId(a.clusterId, cluster.id));
   if (opts.registry) {
     const want = opts.registry.trim().toLowerCase();
     const r = [...index.registries.values()].find(
-      (x) => sameId(x.id, want) || x.name.toLowerCase() === want || (x.loginServer ?? "").toLowerCase() === want || want.startsWith(`${x.name.toLowerCase()}.`),
+      (x) =>
+        sameId(x.id, want) ||
+        x.name.toLowerCase() === want ||
+        (x.loginServer ?? "").toLowerCase() === want ||
+        want.startsWith(`${x.name.toLowerCase()}.`),
     );
-    if (!r && !looksLikeResourceId(opts.registry)) throw new TriageError("RegistryNotFound", `No visible registry matches '${opts.registry}'`);
+    if (!r && !looksLikeResourceId(opts.registry))
+      throw new TriageError("RegistryNotFound", `No visible registry matches '${opts.registry}'`);
     const registryId = r?.id ?? opts.registry.trim();
     scopedAttachments = scopedAttachments.filter((a) => sameId(a.registryId, registryId));
     // Asked about a registry the cluster is not attached to: evaluate it as if declared.
-    if (!scopedAttachments.length) scopedAttachments = [{ clusterId: cluster.id, registryId, sources: ["declared"], declaredAs: opts.registry }];
+    if (!scopedAttachments.length)
+      scopedAttachments = [{ clusterId: cluster.id, registryId, sources: ["declared"], declaredAs: opts.registry }];
   }
   const { findings } = assess(index, scopedAttachments, previous, { armPrivateLink: opts.armPrivateLink, now: opts.now ?? new Date() });
   const own = findings.filter((f) => f.change !== "removed" && f.ruleId !== "identity.kubelet-changed");
@@ -127,11 +156,24 @@ export async function triage(
       return { step: s.step, title: s.title, status: fs.length ? worst(fs.map((f) => f.status)) : "n/a", findings: fs };
     });
     const decisive = steps.filter((s) => s.step !== "registry-hygiene" && s.status !== "n/a").map((s) => s.status as Status);
-    return { registryId: r?.id ?? a.registryId, name: r?.name ?? nameOf(a.registryId), loginServer: r?.loginServer ?? null, sources: a.sources, verdict: worst(decisive), steps };
+    return {
+      registryId: r?.id ?? a.registryId,
+      name: r?.name ?? nameOf(a.registryId),
+      loginServer: r?.loginServer ?? null,
+      sources: a.sources,
+      verdict: worst(decisive),
+      steps,
+    };
   });
   const stats = discovery.stats();
   return {
-    cluster: { id: cluster.id, name: cluster.name, location: cluster.location, kubeletObjectId: cluster.kubeletObjectId ?? null, nodePools: cluster.nodePools.map((p) => p.name) },
+    cluster: {
+      id: cluster.id,
+      name: cluster.name,
+      location: cluster.location,
+      kubeletObjectId: cluster.kubeletObjectId ?? null,
+      nodePools: cluster.nodePools.map((p) => p.name),
+    },
     verdict: registries.length ? worst(registries.map((r) => r.verdict)) : worst(clusterLevel.map((f) => f.status)),
     registries,
     findings: own,

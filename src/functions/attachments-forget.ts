@@ -28,10 +28,9 @@ export const attachmentsForget = handler("attachments-forget", async (request: H
     registryId: att.registryId,
     sources: att.sources,
     status: "forgetRequested",
-    message:
-      att.sources.some((s) => s !== "remembered")
-        ? "Recorded. The attachment is still granted or declared, so the next run will find it again unless that changes."
-        : "Recorded. The next run reports this attachment's findings as removed.",
+    message: att.sources.some((s) => s !== "remembered")
+      ? "Recorded. The attachment is still granted or declared, so the next run will find it again unless that changes."
+      : "Recorded. The next run reports this attachment's findings as removed.",
   });
 });
 

@@ -26,7 +26,11 @@ export const clusterAttachments = handler("cluster-attachments", async (request:
   else {
     const ids = resolveClusterName(idx, ref.name);
     if (ids.length > 1) {
-      throw new ApiError("AmbiguousName", `${ids.length} clusters are named '${ref.name}': use the resource ID (${ids.slice(0, 5).join(", ")}).`, "clusterId");
+      throw new ApiError(
+        "AmbiguousName",
+        `${ids.length} clusters are named '${ref.name}': use the resource ID (${ids.slice(0, 5).join(", ")}).`,
+        "clusterId",
+      );
     }
     clusterId = ids[0];
   }

@@ -14,7 +14,12 @@ import { getRuntime } from "../runtime.js";
 /** Page size while streaming a whole CSV export. */
 const CSV_PAGE = 1000;
 
-async function* csvExport(deps: ReadDeps, filter: FindingsFilter, first: { items: Parameters<typeof csvRow>[0][]; next?: string }, context: InvocationContext) {
+async function* csvExport(
+  deps: ReadDeps,
+  filter: FindingsFilter,
+  first: { items: Parameters<typeof csvRow>[0][]; next?: string },
+  context: InvocationContext,
+) {
   yield csvHeader() + first.items.map(csvRow).join("");
   let next = first.next;
   try {
@@ -45,7 +50,12 @@ export const findingsList = handler("findings-list", async (request: HttpRequest
   const page = await findingsPage(deps, req.filter, req.top, req.skipToken);
   const nextLink = page.next ? linkWithQuery(request, { [SKIP_TOKEN]: page.next }) : undefined;
   if (csv) {
-    return rawResponse(200, csvHeader() + page.items.map(csvRow).join(""), CSV_CONTENT_TYPE, nextLink ? { link: `<${nextLink}>; rel="next"` } : {});
+    return rawResponse(
+      200,
+      csvHeader() + page.items.map(csvRow).join(""),
+      CSV_CONTENT_TYPE,
+      nextLink ? { link: `<${nextLink}>; rel="next"` } : {},
+    );
   }
   return jsonResponse(200, { value: page.items.map(findingJson), ...(nextLink ? { nextLink } : {}) });
 });

@@ -72,12 +72,16 @@ export const runsStart = handler("runs-start", async (request: HttpRequest, cont
   readQuery(request.query, []);
   const body = await readJsonObject(request, { required: false });
   const extra = body ? Object.keys(body)[0] : undefined;
-  if (extra !== undefined) throw new ApiError("InvalidRequestBody", `POST /api/runs takes no properties (got ${quote(extra, 60)}).`, extra.slice(0, 100));
+  if (extra !== undefined)
+    throw new ApiError("InvalidRequestBody", `POST /api/runs takes no properties (got ${quote(extra, 60)}).`, extra.slice(0, 100));
   const rt = await getRuntime();
   const holder = `${rt.holder}:api:${context.invocationId}`;
   const lease = await rt.store.acquireLease(rt.scopeKey, holder, RUN_LEASE_SECONDS);
   if (!lease.acquired) {
-    throw new ApiError("RunInProgress", `An audit of this scope is already running (its lease expires at ${lease.expiresAt || "an unknown time"}).`);
+    throw new ApiError(
+      "RunInProgress",
+      `An audit of this scope is already running (its lease expires at ${lease.expiresAt || "an unknown time"}).`,
+    );
   }
   const now = new Date();
   const run: RunRecord = {

@@ -12,7 +12,8 @@ import { getRuntime } from "../runtime.js";
 export const triage = handler("triage", async (request: HttpRequest) => {
   const q = readQuery(request.query, ["cluster", "registry"]);
   const cluster = q.get("cluster")?.trim();
-  if (!cluster) throw new ApiError("InvalidQueryParameter", "Query parameter 'cluster' is required: a cluster resource ID or name.", "cluster");
+  if (!cluster)
+    throw new ApiError("InvalidQueryParameter", "Query parameter 'cluster' is required: a cluster resource ID or name.", "cluster");
   const registry = q.get("registry")?.trim() || undefined;
   const rt = await getRuntime();
   // Remembered attachments count too: the store's state is read like the timer's audit reads it.

@@ -26,7 +26,11 @@ afterAll(async () => {
 
 const h = HANDLER_TABLE;
 const json = (body: unknown) => ({ method: "POST", body });
-const big = (method: string) => ({ method, body: JSON.stringify({ justification: "x".repeat(70_000) }), headers: { "content-type": "application/json" } });
+const big = (method: string) => ({
+  method,
+  body: JSON.stringify({ justification: "x".repeat(70_000) }),
+  headers: { "content-type": "application/json" },
+});
 const textBody = (method: string) => ({ method, body: "{}", headers: { "content-type": "text/plain" } });
 
 describe("every documented (operation, status) is exercised and matches the document", () => {
@@ -71,9 +75,18 @@ describe("every documented (operation, status) is exercised and matches the docu
     await backgroundRuns();
     // clusters
     const p = `${cluster}/attachments`;
-    await expectStatus(200, call(h["cluster-attachments"], `/api/clusters/${encodeURIComponent(cluster)}/attachments`, { params: { clusterId: p } }));
-    await expectStatus(400, call(h["cluster-attachments"], "/api/clusters/a%20b/attachments", { params: { clusterId: "a b/attachments" } }));
-    await expectStatus(404, call(h["cluster-attachments"], "/api/clusters/none/attachments", { params: { clusterId: "none/attachments" } }));
+    await expectStatus(
+      200,
+      call(h["cluster-attachments"], `/api/clusters/${encodeURIComponent(cluster)}/attachments`, { params: { clusterId: p } }),
+    );
+    await expectStatus(
+      400,
+      call(h["cluster-attachments"], "/api/clusters/a%20b/attachments", { params: { clusterId: "a b/attachments" } }),
+    );
+    await expectStatus(
+      404,
+      call(h["cluster-attachments"], "/api/clusters/none/attachments", { params: { clusterId: "none/attachments" } }),
+    );
     await expectStatus(400, call(h["attachments-forget"], "/api/attachments/forget", json({})));
     await expectStatus(404, call(h["attachments-forget"], "/api/attachments/forget", json({ clusterId: cluster, registryId: "nosuch" })));
     await expectStatus(413, call(h["attachments-forget"], "/api/attachments/forget", big("POST")));
@@ -84,18 +97,31 @@ describe("every documented (operation, status) is exercised and matches the docu
     const drift = await auditEstate(`${CONFORMANCE}/drift-pull-removed.json`, driftStore);
     use(testRuntime(driftStore, loadEstateFile(`${CONFORMANCE}/drift-pull-removed.json`)));
     const pair = drift.attachments[0];
-    await expectStatus(202, call(h["attachments-forget"], "/api/attachments/forget", json({ clusterId: pair.clusterId, registryId: pair.registryId })));
+    await expectStatus(
+      202,
+      call(h["attachments-forget"], "/api/attachments/forget", json({ clusterId: pair.clusterId, registryId: pair.registryId })),
+    );
     use(runtime);
     // exemptions
     await expectStatus(200, call(h["exemptions-list"], "/api/exemptions"));
     await expectStatus(400, call(h["exemptions-list"], "/api/exemptions?x=1"));
-    const created = await call(h["exemptions-create"], "/api/exemptions", json({ ruleId: "registry.admin-user", registryId: registry, justification: "tour" }));
+    const created = await call(
+      h["exemptions-create"],
+      "/api/exemptions",
+      json({ ruleId: "registry.admin-user", registryId: registry, justification: "tour" }),
+    );
     expect(created.status).toBe(201);
     await expectStatus(400, call(h["exemptions-create"], "/api/exemptions", json({ ruleId: "x" })));
     await expectStatus(413, call(h["exemptions-create"], "/api/exemptions", big("POST")));
     await expectStatus(415, call(h["exemptions-create"], "/api/exemptions", textBody("POST")));
-    await expectStatus(204, call(h["exemptions-delete"], `/api/exemptions/${created.json.id}`, { method: "DELETE", params: { id: created.json.id } }));
-    await expectStatus(404, call(h["exemptions-delete"], `/api/exemptions/${created.json.id}`, { method: "DELETE", params: { id: created.json.id } }));
+    await expectStatus(
+      204,
+      call(h["exemptions-delete"], `/api/exemptions/${created.json.id}`, { method: "DELETE", params: { id: created.json.id } }),
+    );
+    await expectStatus(
+      404,
+      call(h["exemptions-delete"], `/api/exemptions/${created.json.id}`, { method: "DELETE", params: { id: created.json.id } }),
+    );
     await expectStatus(400, call(h["exemptions-delete"], "/api/exemptions/x", { method: "DELETE", params: { id: "x" } }));
     // triage
     await expectStatus(200, call(h.triage, `/api/triage?cluster=${encodeURIComponent(cluster)}`));
@@ -138,7 +164,13 @@ describe("every documented (operation, status) is exercised and matches the docu
       expectMatchesOpenApi({ method: o.method, url, status: res.status, headers: res.headers, text });
     }
     const unknown = await fetch(`${server.url}/api/unknown`, { headers: { "x-functions-key": KEY } });
-    expectMatchesOpenApi({ method: "GET", url: `${server.url}/api/unknown`, status: unknown.status, headers: unknown.headers, text: await unknown.text() });
+    expectMatchesOpenApi({
+      method: "GET",
+      url: `${server.url}/api/unknown`,
+      status: unknown.status,
+      headers: unknown.headers,
+      text: await unknown.text(),
+    });
 
     // Nothing documented is left out.
     const seen = recordedCoverage();

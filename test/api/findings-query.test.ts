@@ -13,8 +13,10 @@ const err = (s: string): ApiError => {
   throw new Error(`no error for ${s}`);
 };
 
-const CLUSTER = "/subscriptions/0b1f6471-1bf0-4dda-aec3-111111111111/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/aks-prod";
-const REGISTRY = "/subscriptions/0b1f6471-1bf0-4dda-aec3-222222222222/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/contosoprod";
+const CLUSTER =
+  "/subscriptions/0b1f6471-1bf0-4dda-aec3-111111111111/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/aks-prod";
+const REGISTRY =
+  "/subscriptions/0b1f6471-1bf0-4dda-aec3-222222222222/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/contosoprod";
 
 function finding(over: Partial<Finding> = {}): Finding {
   return {
@@ -35,7 +37,9 @@ function finding(over: Partial<Finding> = {}): Finding {
 
 describe("findings query parameters", () => {
   it("parses every filter, case-insensitively in names and enum values", () => {
-    const r = q(`STATUS=Fail&severity=HIGH&ruleid=pull.granted&cluster=aks-prod&registry=${encodeURIComponent(REGISTRY)}&subscription=0B1F6471-1BF0-4DDA-AEC3-111111111111&change=new&exempted=false&top=5&format=csv&code=secret`);
+    const r = q(
+      `STATUS=Fail&severity=HIGH&ruleid=pull.granted&cluster=aks-prod&registry=${encodeURIComponent(REGISTRY)}&subscription=0B1F6471-1BF0-4DDA-AEC3-111111111111&change=new&exempted=false&top=5&format=csv&code=secret`,
+    );
     expect(r.filter).toEqual({
       status: "fail",
       severity: "high",
@@ -127,7 +131,9 @@ describe("access plan and filter", () => {
     expect(matchesFilter(f, q("severity=critical").filter)).toBe(false);
     expect(matchesFilter(f, q("subscription=0b1f6471-1bf0-4dda-aec3-111111111111").filter)).toBe(true);
     expect(matchesFilter(f, q("exempted=true").filter)).toBe(false);
-    expect(matchesFilter({ ...f, exemption: { source: "api", justification: "j", expiresOn: null } }, q("exempted=true").filter)).toBe(true);
+    expect(matchesFilter({ ...f, exemption: { source: "api", justification: "j", expiresOn: null } }, q("exempted=true").filter)).toBe(
+      true,
+    );
     expect(matchesFilter({ ...f, clusterId: null }, q("cluster=aks-prod").filter)).toBe(false);
   });
 

@@ -37,14 +37,19 @@ export const HANDLER_TABLE: Record<OperationName, Handler> = {
 /** A store whose every method fails like an unreachable service (with a detail that must not leak). */
 export function brokenStore(): AuditStore {
   return new Proxy({} as AuditStore, {
-    get: (_t, name) => (name === "then" ? undefined : () => Promise.reject(Object.assign(new Error("connect ECONNREFUSED 10.1.2.3:443 key=SECRETKEY"), { code: "ECONNREFUSED" }))),
+    get: (_t, name) =>
+      name === "then"
+        ? undefined
+        : () => Promise.reject(Object.assign(new Error("connect ECONNREFUSED 10.1.2.3:443 key=SECRETKEY"), { code: "ECONNREFUSED" })),
   });
 }
 
 /** A request that reaches each operation's store call (route params and bodies that pass validation). */
 export function validRequest(name: OperationName): { url: string; method: string; params?: Record<string, string>; body?: unknown } {
-  const cluster = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/aks";
-  const registry = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/acr";
+  const cluster =
+    "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/aks";
+  const registry =
+    "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/acr";
   switch (name) {
     case "findings-list":
       return { url: "/api/findings", method: "GET" };
@@ -71,9 +76,12 @@ export function validRequest(name: OperationName): { url: string; method: string
     case "exemptions-create":
       return { url: "/api/exemptions", method: "POST", body: { ruleId: "pull.granted", clusterId: cluster, justification: "j" } };
     case "exemptions-delete":
-      return { url: "/api/exemptions/6f1c2c9e-4a55-4cf4-9a53-2f1f3f0a1b2c", method: "DELETE", params: { id: "6f1c2c9e-4a55-4cf4-9a53-2f1f3f0a1b2c" } };
+      return {
+        url: "/api/exemptions/6f1c2c9e-4a55-4cf4-9a53-2f1f3f0a1b2c",
+        method: "DELETE",
+        params: { id: "6f1c2c9e-4a55-4cf4-9a53-2f1f3f0a1b2c" },
+      };
     case "triage":
       return { url: `/api/triage?cluster=${encodeURIComponent(cluster)}`, method: "GET" };
   }
 }
-

@@ -77,7 +77,9 @@ export function mergeEstates(names: string[]): Estate {
   const tables: Record<string, Record<string, unknown>[]> = { resources: [], resourcecontainers: [], authorizationresources: [] };
   const seen = new Set<string>();
   for (const name of names) {
-    const e = JSON.parse(fs.readFileSync(path.join(CONFORMANCE, `${name}.json`), "utf8")) as { tables: Record<string, Record<string, unknown>[]> };
+    const e = JSON.parse(fs.readFileSync(path.join(CONFORMANCE, `${name}.json`), "utf8")) as {
+      tables: Record<string, Record<string, unknown>[]>;
+    };
     for (const [t, rows] of Object.entries(e.tables)) {
       for (const row of rows) {
         const k = `${t}|${(typeof row.id === "string" ? row.id : JSON.stringify(row)).toLowerCase()}`;
@@ -90,7 +92,13 @@ export function mergeEstates(names: string[]): Estate {
   return parseEstate({ version: 1, description: `merged: ${names.join(", ")}`, tables }, "merged");
 }
 
-export const SAMPLE_ESTATES = ["attached-basic", "abac-mode", "declared-without-role", "firewall-blocks-egress", "private-endpoint-peering"];
+export const SAMPLE_ESTATES = [
+  "attached-basic",
+  "abac-mode",
+  "declared-without-role",
+  "firewall-blocks-egress",
+  "private-endpoint-peering",
+];
 
 export function sampleEstate(): Estate {
   return mergeEstates(SAMPLE_ESTATES);

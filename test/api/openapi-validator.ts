@@ -51,7 +51,10 @@ function deref(obj: unknown, pointer: string[]): { obj: Json; pointer: string[] 
   for (let i = 0; i < 10 && o && typeof o.$ref === "string"; i++) {
     const ref = o.$ref;
     if (!ref.startsWith("#/")) throw new Error(`non-local $ref ${ref}`);
-    p = ref.slice(2).split("/").map((s) => decodeURIComponent(s).replace(/~1/g, "/").replace(/~0/g, "~"));
+    p = ref
+      .slice(2)
+      .split("/")
+      .map((s) => decodeURIComponent(s).replace(/~1/g, "/").replace(/~0/g, "~"));
     o = at(p) as Json;
   }
   if (!o) throw new Error(`dangling reference at ${pointer.join("/")}`);
@@ -125,14 +128,16 @@ export function problemsOf(r: Observed): { problems: string[]; resolved?: Resolv
     const item = (doc.paths as Json)[template] as Json;
     const op = item[method] as Json | undefined;
     if (!op) {
-      if (r.status !== 405) return { problems: [`${r.method} ${template}: undocumented method, so the status must be 405 (got ${r.status})`] };
+      if (r.status !== 405)
+        return { problems: [`${r.method} ${template}: undocumented method, so the status must be 405 (got ${r.status})`] };
       operation = `405 ${template}`;
       response = deref(doc["x-method-not-allowed"], ["x-method-not-allowed"]);
     } else {
       operation = `${r.method.toUpperCase()} ${template}`;
       const responses = op.responses as Json;
       const entry = responses[String(r.status)] ?? responses.default;
-      if (!entry) return { problems: [`${operation}: status ${r.status} is not documented (documented: ${Object.keys(responses).join(", ")})`] };
+      if (!entry)
+        return { problems: [`${operation}: status ${r.status} is not documented (documented: ${Object.keys(responses).join(", ")})`] };
       response = deref(entry, ["paths", template, method, "responses", responses[String(r.status)] ? String(r.status) : "default"]);
     }
   }
@@ -144,7 +149,9 @@ export function problemsOf(r: Observed): { problems: string[]; resolved?: Resolv
   } else {
     const media = contentType?.split(";")[0].trim().toLowerCase();
     if (!media || !(media in content)) {
-      problems.push(`${operation} ${r.status}: content type ${contentType ?? "(none)"} is not documented (${Object.keys(content).join(", ")})`);
+      problems.push(
+        `${operation} ${r.status}: content type ${contentType ?? "(none)"} is not documented (${Object.keys(content).join(", ")})`,
+      );
     } else {
       let body: unknown = r.text;
       if (media.endsWith("json")) {

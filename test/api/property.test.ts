@@ -24,7 +24,20 @@ beforeAll(async () => {
   findings = s.result.findings;
 });
 
-const NAMES = ["status", "severity", "ruleId", "cluster", "registry", "subscription", "change", "exempted", "top", "$skipToken", "format", "code"];
+const NAMES = [
+  "status",
+  "severity",
+  "ruleId",
+  "cluster",
+  "registry",
+  "subscription",
+  "change",
+  "exempted",
+  "top",
+  "$skipToken",
+  "format",
+  "code",
+];
 
 const hostile = fc.constantFrom(
   "' or true or ''='",
@@ -66,7 +79,29 @@ const hostile = fc.constantFrom(
 function valueArb(): fc.Arbitrary<string> {
   return fc.oneof(
     hostile,
-    fc.constantFrom("fail", "pass", "unknown", "FAIL", "low", "medium", "high", "critical", "new", "removed", "csv", "json", "pull.granted", "network.path", "aks-pay", "payacr", "ghostregistry", "100", "1", "1000", "false"),
+    fc.constantFrom(
+      "fail",
+      "pass",
+      "unknown",
+      "FAIL",
+      "low",
+      "medium",
+      "high",
+      "critical",
+      "new",
+      "removed",
+      "csv",
+      "json",
+      "pull.granted",
+      "network.path",
+      "aks-pay",
+      "payacr",
+      "ghostregistry",
+      "100",
+      "1",
+      "1000",
+      "false",
+    ),
     fc.string({ maxLength: 40 }),
     fc.string({ unit: "grapheme", maxLength: 20 }),
     fc.constantFrom(...new Set(findings.flatMap((f) => [f.clusterId, f.registryId]).filter((x): x is string => !!x))),
@@ -85,11 +120,23 @@ function nameArb(): fc.Arbitrary<string> {
 
 /** A query string: encoded pairs, sometimes raw (unencoded) text, sometimes repeated parameters. */
 function queryArb(): fc.Arbitrary<string> {
-  const pair = fc.tuple(nameArb(), valueArb(), fc.boolean()).map(([n, v, raw]) => (raw ? `${n}=${v.replace(/[#&\s]/g, "")}` : `${encodeURIComponent(n)}=${encodeURIComponent(v)}`));
-  return fc.array(pair, { maxLength: 6 }).chain((pairs) => fc.boolean().map((dup) => (dup && pairs.length ? [...pairs, pairs[0]] : pairs).join("&")));
+  const pair = fc
+    .tuple(nameArb(), valueArb(), fc.boolean())
+    .map(([n, v, raw]) => (raw ? `${n}=${v.replace(/[#&\s]/g, "")}` : `${encodeURIComponent(n)}=${encodeURIComponent(v)}`));
+  return fc
+    .array(pair, { maxLength: 6 })
+    .chain((pairs) => fc.boolean().map((dup) => (dup && pairs.length ? [...pairs, pairs[0]] : pairs).join("&")));
 }
 
-const acceptArb = fc.constantFrom(undefined, "text/csv", "application/json", "*/*", "text/csv;q=0.1, application/json", "garbage;;q=x", "text/csv;q=abc");
+const acceptArb = fc.constantFrom(
+  undefined,
+  "text/csv",
+  "application/json",
+  "*/*",
+  "text/csv;q=0.1, application/json",
+  "garbage;;q=x",
+  "text/csv;q=abc",
+);
 
 function safeUrl(path: string, qs: string): string | undefined {
   try {
@@ -133,14 +180,31 @@ describe("random query strings never produce a 5xx, and every response matches t
 
   it("POST /api/exemptions with random JSON bodies", async () => {
     use(runtime);
-    const field = fc.oneof(valueArb(), fc.integer(), fc.constant(null), fc.boolean(), fc.array(fc.string(), { maxLength: 2 }), fc.object({ maxDepth: 1 }));
+    const field = fc.oneof(
+      valueArb(),
+      fc.integer(),
+      fc.constant(null),
+      fc.boolean(),
+      fc.array(fc.string(), { maxLength: 2 }),
+      fc.object({ maxDepth: 1 }),
+    );
     const body = fc.record(
-      { ruleId: field, clusterId: field, registryId: field, justification: field, expiresOn: fc.oneof(field, fc.constantFrom("2999-01-01", "2000-01-01", "2026-13-45")) },
+      {
+        ruleId: field,
+        clusterId: field,
+        registryId: field,
+        justification: field,
+        expiresOn: fc.oneof(field, fc.constantFrom("2999-01-01", "2000-01-01", "2026-13-45")),
+      },
       { requiredKeys: [] },
     );
     await fc.assert(
       fc.asyncProperty(fc.oneof(body, fc.jsonValue({ maxDepth: 2 })), async (b) => {
-        const r = await call(exemptionsCreate, "/api/exemptions", { method: "POST", body: JSON.stringify(b), headers: { "content-type": "application/json" } });
+        const r = await call(exemptionsCreate, "/api/exemptions", {
+          method: "POST",
+          body: JSON.stringify(b),
+          headers: { "content-type": "application/json" },
+        });
         expect([201, 400]).toContain(r.status);
       }),
       { seed: SEED, numRuns: RUNS },

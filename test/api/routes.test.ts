@@ -25,13 +25,20 @@ describe("route table", () => {
     expect((resolveRoute("GET", "runs/latest") as { op: { name: string } }).op.name).toBe("runs-get");
     expect((resolveRoute("POST", "runs") as { op: { name: string } }).op.name).toBe("runs-start");
     expect((resolveRoute("PUT", "runs") as { op: { name: string } }).op.name).toBe("runs-list"); // answers 405
-    const catchAll = resolveRoute("GET", "clusters/subscriptions/s/resourceGroups/g/providers/Microsoft.ContainerService/managedClusters/c/attachments") as {
+    const catchAll = resolveRoute(
+      "GET",
+      "clusters/subscriptions/s/resourceGroups/g/providers/Microsoft.ContainerService/managedClusters/c/attachments",
+    ) as {
       op: { name: string };
       params: Record<string, string>;
     };
     expect(catchAll.op.name).toBe("cluster-attachments");
-    expect(catchAll.params.clusterId).toBe("subscriptions/s/resourceGroups/g/providers/Microsoft.ContainerService/managedClusters/c/attachments");
-    const encoded = resolveRoute("GET", `clusters/${encodeURIComponent("/subscriptions/s/x")}/attachments`) as { params: Record<string, string> };
+    expect(catchAll.params.clusterId).toBe(
+      "subscriptions/s/resourceGroups/g/providers/Microsoft.ContainerService/managedClusters/c/attachments",
+    );
+    const encoded = resolveRoute("GET", `clusters/${encodeURIComponent("/subscriptions/s/x")}/attachments`) as {
+      params: Record<string, string>;
+    };
     expect(encoded.params.clusterId).toBe("/subscriptions/s/x/attachments");
     expect(resolveRoute("GET", "nope")).toBeUndefined();
     expect(resolveRoute("GET", "runs/a/b/c")).toBeUndefined();
@@ -53,7 +60,9 @@ describe("openapi.yaml and the route table", () => {
   });
 
   it("every operation has an operationId, 400 and 500 (health: 503), and secured ones 401", () => {
-    const doc = loadDocument() as { paths: Record<string, Record<string, { operationId?: string; security?: unknown[]; responses: Record<string, unknown> }>> };
+    const doc = loadDocument() as {
+      paths: Record<string, Record<string, { operationId?: string; security?: unknown[]; responses: Record<string, unknown> }>>;
+    };
     for (const [p, item] of Object.entries(doc.paths)) {
       for (const [m, op] of Object.entries(item)) {
         expect(op.operationId, `${m} ${p}`).toBeTruthy();
@@ -71,9 +80,9 @@ describe("openapi.yaml and the route table", () => {
       if (Array.isArray(v)) v.forEach(walk);
       else if (v && typeof v === "object") {
         for (const [k, x] of Object.entries(v)) {
-      if (k === "$ref" && typeof x === "string") refs.push(x);
-      else walk(x);
-    }
+          if (k === "$ref" && typeof x === "string") refs.push(x);
+          else walk(x);
+        }
       }
     };
     walk(doc);
@@ -89,7 +98,9 @@ describe("openapi.yaml and the route table", () => {
     expect(findPath("/findings")).toBe("/findings");
     expect(findPath("/findings/summary")).toBe("/findings/summary");
     expect(findPath("/runs/latest/changes")).toBe("/runs/{runId}/changes");
-    expect(findPath("/clusters/subscriptions/s/resourceGroups/g/providers/p/managedClusters/c/attachments")).toBe("/clusters/{clusterId}/attachments");
+    expect(findPath("/clusters/subscriptions/s/resourceGroups/g/providers/p/managedClusters/c/attachments")).toBe(
+      "/clusters/{clusterId}/attachments",
+    );
     expect(findPath("/nope")).toBeUndefined();
   });
 });

@@ -47,7 +47,9 @@ describe("continuation tokens", () => {
       return "none";
     };
     expect(codeOf(() => verifyToken(key, `${forged}.${sig}`, "b", "$skipToken"))).toBe("InvalidContinuationToken");
-    expect(codeOf(() => verifyToken(key, `${body}.${sig.replace(/^./, (c) => (c === "A" ? "B" : "A"))}`, "b", "$skipToken"))).toBe("InvalidContinuationToken");
+    expect(codeOf(() => verifyToken(key, `${body}.${sig.replace(/^./, (c) => (c === "A" ? "B" : "A"))}`, "b", "$skipToken"))).toBe(
+      "InvalidContinuationToken",
+    );
     expect(codeOf(() => verifyToken(key, t, "other", "$skipToken"))).toBe("InvalidContinuationToken");
     expect(codeOf(() => verifyToken(tokenKey(undefined, "store", "mg-x"), t, "b", "$skipToken"))).toBe("InvalidContinuationToken");
     expect(codeOf(() => verifyToken(tokenKey("secret", "store", "tenant"), t, "b", "$skipToken"))).toBe("InvalidContinuationToken");
@@ -56,12 +58,21 @@ describe("continuation tokens", () => {
 
   it("cursor fields are range-checked even when signed", () => {
     const b = bindingHash({ x: 1 });
-    expect(() => decodeCursor(key, b, signToken(key, { v: 1, h: b, i: 5, n: 0, s: 0 }), "$skipToken", 2, false)).toThrow(/not a valid continuation/);
-    expect(() => decodeCursor(key, b, signToken(key, { v: 1, h: b, i: 0, n: 0, s: 0, p: [{ clusterId: CLUSTER }] }), "$skipToken", 1, false)).toThrow(
-      /other filters/,
+    expect(() => decodeCursor(key, b, signToken(key, { v: 1, h: b, i: 5, n: 0, s: 0 }), "$skipToken", 2, false)).toThrow(
+      /not a valid continuation/,
     );
-    expect(() => decodeCursor(key, b, signToken(key, { v: 1, h: b, i: 0, n: 0, s: 0, x: 1 }), "$skipToken", 1, false)).toThrow(/unexpected field/);
-    expect(decodeCursor(key, b, encodeCursor(key, b, { i: 1, n: 3, s: 10, c: "abc" }), "$skipToken", 2, false)).toEqual({ i: 1, n: 3, s: 10, c: "abc" });
+    expect(() =>
+      decodeCursor(key, b, signToken(key, { v: 1, h: b, i: 0, n: 0, s: 0, p: [{ clusterId: CLUSTER }] }), "$skipToken", 1, false),
+    ).toThrow(/other filters/);
+    expect(() => decodeCursor(key, b, signToken(key, { v: 1, h: b, i: 0, n: 0, s: 0, x: 1 }), "$skipToken", 1, false)).toThrow(
+      /unexpected field/,
+    );
+    expect(decodeCursor(key, b, encodeCursor(key, b, { i: 1, n: 3, s: 10, c: "abc" }), "$skipToken", 2, false)).toEqual({
+      i: 1,
+      n: 3,
+      s: 10,
+      c: "abc",
+    });
   });
 });
 
@@ -90,7 +101,10 @@ describe("paging over a plan", () => {
           const partitions = sizes.map((s) => Array.from({ length: s }, () => finding(n++)));
           const plan = partitions.map((_, p) => ({ p }) as unknown as FindingQuery);
           const predicate = exact ? () => true : (f: Finding) => Number(f.message.slice(1)) % modulo === 0;
-          const expected = partitions.flat().filter(predicate).map((f) => f.message);
+          const expected = partitions
+            .flat()
+            .filter(predicate)
+            .map((f) => f.message);
           const got: string[] = [];
           let cursor;
           for (let pages = 0; pages < 1000; pages++) {
@@ -112,7 +126,7 @@ describe("CSV", () => {
   it("quotes per RFC 4180 and defuses formulas", () => {
     expect(csvCell('a,"b"')).toBe('"a,""b"""');
     expect(csvCell("line\nbreak")).toBe('"line\nbreak"');
-    expect(csvCell("=HYPERLINK(\"x\")")).toBe("\"'=HYPERLINK(\"\"x\"\")\"");
+    expect(csvCell('=HYPERLINK("x")')).toBe('"\'=HYPERLINK(""x"")"');
     expect(csvCell("+1")).toBe("'+1");
     expect(csvCell("-1")).toBe("'-1");
     expect(csvCell("@SUM(A1)")).toBe("'@SUM(A1)");
@@ -152,7 +166,9 @@ describe("summary", () => {
   });
 
   it("keeps the 10 clusters with most open failing findings", () => {
-    const findings = Array.from({ length: 15 }, (_, c) => Array.from({ length: c + 1 }, (_, i) => finding(i, { clusterId: `${CLUSTER}-${c}`, ruleId: `r${i}` }))).flat();
+    const findings = Array.from({ length: 15 }, (_, c) =>
+      Array.from({ length: c + 1 }, (_, i) => finding(i, { clusterId: `${CLUSTER}-${c}`, ruleId: `r${i}` })),
+    ).flat();
     const s = computeSummary(findings, null);
     expect(s.topClusters).toHaveLength(10);
     expect(s.topClusters[0]).toMatchObject({ name: "aks-1-14", openFailing: 15 });
@@ -162,7 +178,10 @@ describe("summary", () => {
 
 describe("bodies", () => {
   it("forget needs both IDs; a registry may be the declared text of an unresolved entry", () => {
-    expect(parseForgetBody({ clusterId: CLUSTER, registryId: "ghostregistry" })).toEqual({ clusterId: CLUSTER, registryId: "ghostregistry" });
+    expect(parseForgetBody({ clusterId: CLUSTER, registryId: "ghostregistry" })).toEqual({
+      clusterId: CLUSTER,
+      registryId: "ghostregistry",
+    });
     expect(() => parseForgetBody({ clusterId: "aks-1", registryId: REGISTRY })).toThrow(/clusterId/);
     expect(() => parseForgetBody({ clusterId: CLUSTER })).toThrow(/registryId/);
     expect(() => parseForgetBody({ clusterId: CLUSTER, registryId: REGISTRY, x: 1 })).toThrow(/Unknown property/);
@@ -170,7 +189,13 @@ describe("bodies", () => {
 
   it("exemptions check the rule, the subject kind, the justification and the expiry", () => {
     const ok = { ruleId: "pull.granted", clusterId: CLUSTER, justification: " accepted " };
-    expect(parseExemptionBody(ok, "2026-01-01")).toEqual({ ruleId: "pull.granted", clusterId: CLUSTER, registryId: null, justification: "accepted", expiresOn: null });
+    expect(parseExemptionBody(ok, "2026-01-01")).toEqual({
+      ruleId: "pull.granted",
+      clusterId: CLUSTER,
+      registryId: null,
+      justification: "accepted",
+      expiresOn: null,
+    });
     const target = (body: Record<string, unknown>) => {
       try {
         parseExemptionBody(body, "2026-06-15");
@@ -229,7 +254,14 @@ describe("errors and cache", () => {
     expect(await cached(owner, "k", load, () => t)).toBe(2);
     t += 40_000; // long expired: a blocking load
     expect(await cached(owner, "k", load, () => t)).toBe(3);
-    await expect(cached(owner, "bad", () => Promise.reject(new Error("x")), () => t)).rejects.toThrow();
+    await expect(
+      cached(
+        owner,
+        "bad",
+        () => Promise.reject(new Error("x")),
+        () => t,
+      ),
+    ).rejects.toThrow();
     expect(await cached(owner, "bad", load, () => t)).toBe(4);
     invalidateReadCache(owner);
     expect(await cached(owner, "k", load, () => t)).toBe(5);

@@ -16,10 +16,15 @@ describe("the OpenAPI validator itself", () => {
     expect(problemsOf({ method: "GET", url: "/api/exemptions", ...json({ value: [] }, 418) }).problems[0]).toMatch(/418 is not documented/);
     expect(problemsOf({ method: "GET", url: "/api/exemptions", ...json({ items: [] }) }).problems[0]).toMatch(/does not match the schema/);
     expect(
-      problemsOf({ method: "GET", url: "/api/exemptions", status: 200, headers: new Headers({ "content-type": "text/plain" }), text: "x" }).problems[0],
+      problemsOf({ method: "GET", url: "/api/exemptions", status: 200, headers: new Headers({ "content-type": "text/plain" }), text: "x" })
+        .problems[0],
     ).toMatch(/content type text\/plain is not documented/);
-    expect(problemsOf({ method: "POST", url: "/api/runs", ...json({ id: "x", status: "running" }, 202) }).problems[0]).toMatch(/header Location/);
-    expect(problemsOf({ method: "DELETE", url: "/api/exemptions/x", status: 204, headers: new Headers(), text: "oops" }).problems[0]).toMatch(/without a body/);
+    expect(problemsOf({ method: "POST", url: "/api/runs", ...json({ id: "x", status: "running" }, 202) }).problems[0]).toMatch(
+      /header Location/,
+    );
+    expect(
+      problemsOf({ method: "DELETE", url: "/api/exemptions/x", status: 204, headers: new Headers(), text: "oops" }).problems[0],
+    ).toMatch(/without a body/);
   });
 
   it("resolves 405 for undocumented methods and 404 for unknown paths", () => {
@@ -27,7 +32,9 @@ describe("the OpenAPI validator itself", () => {
     expect(problemsOf({ method: "PUT", url: "/api/findings", ...json(err, 405, { allow: "GET" }) }).problems).toEqual([]);
     expect(problemsOf({ method: "PUT", url: "/api/findings", ...json(err, 405) }).problems[0]).toMatch(/header Allow/);
     expect(problemsOf({ method: "PUT", url: "/api/findings", ...json(err, 200) }).problems[0]).toMatch(/must be 405/);
-    expect(problemsOf({ method: "GET", url: "/api/nowhere", ...json({ error: { code: "NotFound", message: "no" } }, 404) }).problems).toEqual([]);
+    expect(
+      problemsOf({ method: "GET", url: "/api/nowhere", ...json({ error: { code: "NotFound", message: "no" } }, 404) }).problems,
+    ).toEqual([]);
   });
 
   it("checks findings against the Finding schema (extra properties are drift)", () => {
@@ -46,7 +53,11 @@ describe("the OpenAPI validator itself", () => {
       remediation: null,
     };
     expect(problemsOf({ method: "GET", url: "/api/findings", ...json({ value: [finding] }) }).problems).toEqual([]);
-    expect(problemsOf({ method: "GET", url: "/api/findings", ...json({ value: [{ ...finding, extra: 1 }] }) }).problems[0]).toMatch(/additional/);
-    expect(problemsOf({ method: "GET", url: "/api/findings", ...json({ value: [{ ...finding, status: "ok" }] }) }).problems[0]).toMatch(/schema/);
+    expect(problemsOf({ method: "GET", url: "/api/findings", ...json({ value: [{ ...finding, extra: 1 }] }) }).problems[0]).toMatch(
+      /additional/,
+    );
+    expect(problemsOf({ method: "GET", url: "/api/findings", ...json({ value: [{ ...finding, status: "ok" }] }) }).problems[0]).toMatch(
+      /schema/,
+    );
   });
 });

@@ -27,10 +27,18 @@ async function staged(file: string | Estate, previous: StoredState) {
   const { discovery, cloud, simulator } = simulatorDiscovery(typeof file === "string" ? loadEstateFile(file) : file);
   const assessment = new Assessment(previous, { armPrivateLink: false, now: NOW });
   let earlyIndex: InventoryIndex | undefined;
-  const { index, attachments } = await discover(discovery, { kind: "tenant" }, cloud, previous, undefined, undefined, async (early, atts) => {
-    earlyIndex = early;
-    await assessment.earlyAsync(early, atts);
-  });
+  const { index, attachments } = await discover(
+    discovery,
+    { kind: "tenant" },
+    cloud,
+    previous,
+    undefined,
+    undefined,
+    async (early, atts) => {
+      earlyIndex = early;
+      await assessment.earlyAsync(early, atts);
+    },
+  );
   return { index, attachments, earlyIndex, simulator, result: assessment.finish(index, attachments) };
 }
 
@@ -38,7 +46,12 @@ function estateFiles(): string[] {
   const dirs = ["test/estates", "test/conformance"];
   return [
     path.join(ROOT, "samples/contoso.estate.json"),
-    ...dirs.flatMap((d) => fs.readdirSync(path.join(ROOT, d)).filter((f) => f.endsWith(".json") && !f.endsWith(".expected.json")).map((f) => path.join(ROOT, d, f))),
+    ...dirs.flatMap((d) =>
+      fs
+        .readdirSync(path.join(ROOT, d))
+        .filter((f) => f.endsWith(".json") && !f.endsWith(".expected.json"))
+        .map((f) => path.join(ROOT, d, f)),
+    ),
   ].filter((f) => !f.endsWith(".before.json"));
 }
 
@@ -49,19 +62,53 @@ describe("staged assessment", () => {
     const base = { justification: "test", createdAt: "2026-11-01T00:00:00Z" };
     const out: ApiExemption[] = [];
     const byCluster = failing.find((f) => f.clusterId);
-    if (byCluster) out.push({ ...base, id: "x1", ruleId: byCluster.ruleId, clusterId: byCluster.clusterId!.toUpperCase(), registryId: null, expiresOn: null });
+    if (byCluster)
+      out.push({
+        ...base,
+        id: "x1",
+        ruleId: byCluster.ruleId,
+        clusterId: byCluster.clusterId!.toUpperCase(),
+        registryId: null,
+        expiresOn: null,
+      });
     const byRegistry = failing.find((f) => f.registryId && f !== byCluster);
-    if (byRegistry) out.push({ ...base, id: "x2", ruleId: byRegistry.ruleId, clusterId: null, registryId: byRegistry.registryId, expiresOn: "2026-12-31" });
+    if (byRegistry)
+      out.push({
+        ...base,
+        id: "x2",
+        ruleId: byRegistry.ruleId,
+        clusterId: null,
+        registryId: byRegistry.registryId,
+        expiresOn: "2026-12-31",
+      });
     const expired = failing.find((f) => f.clusterId && f !== byCluster && f !== byRegistry);
-    if (expired) out.push({ ...base, id: "x3", ruleId: expired.ruleId, clusterId: expired.clusterId, registryId: expired.registryId, expiresOn: "2026-11-24" });
-    out.push({ ...base, id: "x4", ruleId: "registry.admin-user", clusterId: "/subscriptions/none/resourceGroups/x/providers/Microsoft.ContainerService/managedClusters/x", registryId: null, expiresOn: null });
+    if (expired)
+      out.push({
+        ...base,
+        id: "x3",
+        ruleId: expired.ruleId,
+        clusterId: expired.clusterId,
+        registryId: expired.registryId,
+        expiresOn: "2026-11-24",
+      });
+    out.push({
+      ...base,
+      id: "x4",
+      ruleId: "registry.admin-user",
+      clusterId: "/subscriptions/none/resourceGroups/x/providers/Microsoft.ContainerService/managedClusters/x",
+      registryId: null,
+      expiresOn: null,
+    });
     return out;
   }
 
   function expectSame(s: Awaited<ReturnType<typeof staged>>, previous: StoredState, what: string): Finding[] {
     expect(s.earlyIndex, what).toBeDefined();
     // The early index really has no network facts: the early rules cannot have read them.
-    expect(s.earlyIndex!.vnets.size + s.earlyIndex!.privateEndpoints.size + s.earlyIndex!.publicIps.size + s.earlyIndex!.dnsLinks.size, what).toBe(0);
+    expect(
+      s.earlyIndex!.vnets.size + s.earlyIndex!.privateEndpoints.size + s.earlyIndex!.publicIps.size + s.earlyIndex!.dnsLinks.size,
+      what,
+    ).toBe(0);
     const reference = allAtOnce(s.index, s.attachments, previous);
     expect(s.result.findings, what).toEqual(reference.findings);
     expect(s.result.warnings, what).toEqual(reference.warnings);
@@ -121,7 +168,9 @@ describe("staged assessment", () => {
     }
     // The sweep reached every family: role assignments, definitions and network reads went missing in some
     // runs (replications come with the registries' query and go missing with it).
-    expect([...outcomes], [...outcomes].join(", ")).toEqual(expect.arrayContaining(["registries", "roleAssignments", "roleDefinitions", "network", "subscriptions"]));
+    expect([...outcomes], [...outcomes].join(", ")).toEqual(
+      expect.arrayContaining(["registries", "roleAssignments", "roleDefinitions", "network", "subscriptions"]),
+    );
   });
 
   test("runs while the network round is in flight: discovery's network facts wait until the early stage is done", async () => {
@@ -135,18 +184,31 @@ describe("staged assessment", () => {
       listNetworkFacts: async (...a: Parameters<DiscoveryPort["listNetworkFacts"]>) => {
         networkAsked = true;
         const facts = await real.listNetworkFacts(...a);
-        await Promise.race([gate, new Promise((_, reject) => setTimeout(() => reject(new Error("the early stage did not run while the network facts were pending")), 5_000))]);
+        await Promise.race([
+          gate,
+          new Promise((_, reject) =>
+            setTimeout(() => reject(new Error("the early stage did not run while the network facts were pending")), 5_000),
+          ),
+        ]);
         return facts;
       },
     });
     const assessment = new Assessment(EMPTY, { armPrivateLink: false, now: NOW });
     let earlyDone = false;
-    const { index, attachments } = await discover(discovery, { kind: "tenant" }, cloud, EMPTY, undefined, undefined, async (early, atts) => {
-      expect(networkAsked).toBe(true);
-      await assessment.earlyAsync(early, atts);
-      earlyDone = true;
-      release();
-    });
+    const { index, attachments } = await discover(
+      discovery,
+      { kind: "tenant" },
+      cloud,
+      EMPTY,
+      undefined,
+      undefined,
+      async (early, atts) => {
+        expect(networkAsked).toBe(true);
+        await assessment.earlyAsync(early, atts);
+        earlyDone = true;
+        release();
+      },
+    );
     expect(earlyDone).toBe(true);
     const { findings } = assessment.finish(index, attachments);
     expect(findings).toEqual(allAtOnce(index, attachments, EMPTY).findings);

@@ -1,6 +1,14 @@
 import { describe, expect, test } from "vitest";
 import { coveredBy, parseIpv4Range } from "../../src/core/cidr.js";
-import { looksLikeResourceId, normalizeId, parentOf, resourceGroupIdOf, sameId, scopeContains, subscriptionOf } from "../../src/core/resource-id.js";
+import {
+  looksLikeResourceId,
+  normalizeId,
+  parentOf,
+  resourceGroupIdOf,
+  sameId,
+  scopeContains,
+  subscriptionOf,
+} from "../../src/core/resource-id.js";
 
 const r = (s: string) => parseIpv4Range(s)!;
 

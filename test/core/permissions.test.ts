@@ -2,7 +2,13 @@ import { describe, expect, test } from "vitest";
 import { couldPull, grantOf, matchesPattern, pullDecision, registryMode, writeOperations } from "../../src/core/permissions.js";
 import type { RoleDefinition } from "../../src/core/inventory.js";
 
-const role = (type: string, actions: string[], notActions: string[] = [], dataActions: string[] = [], notDataActions: string[] = []): RoleDefinition => ({
+const role = (
+  type: string,
+  actions: string[],
+  notActions: string[] = [],
+  dataActions: string[] = [],
+  notDataActions: string[] = [],
+): RoleDefinition => ({
   id: "/providers/Microsoft.Authorization/roleDefinitions/x",
   guid: "x",
   roleName: "r",
@@ -24,7 +30,9 @@ describe("ARM wildcard matching", () => {
 
   test("notActions remove what actions grant, literal beats wildcard", () => {
     expect(grantOf(["*"], ["Microsoft.ContainerRegistry/*"], "Microsoft.ContainerRegistry/registries/pull/read")).toBe("none");
-    expect(grantOf(["*", "Microsoft.ContainerRegistry/registries/pull/read"], [], "Microsoft.ContainerRegistry/registries/pull/read")).toBe("literal");
+    expect(grantOf(["*", "Microsoft.ContainerRegistry/registries/pull/read"], [], "Microsoft.ContainerRegistry/registries/pull/read")).toBe(
+      "literal",
+    );
     expect(grantOf(["Microsoft.ContainerRegistry/*"], [], "Microsoft.ContainerRegistry/registries/pull/read")).toBe("wildcard");
   });
 });
@@ -33,7 +41,15 @@ describe("pull decision", () => {
   const acrPull = role("BuiltInRole", ["Microsoft.ContainerRegistry/registries/pull/read"]);
   const reader = role("BuiltInRole", ["*/read"]);
   const owner = role("BuiltInRole", ["*"]);
-  const repoReader = role("BuiltInRole", [], [], ["Microsoft.ContainerRegistry/registries/repositories/content/read", "Microsoft.ContainerRegistry/registries/repositories/metadata/read"]);
+  const repoReader = role(
+    "BuiltInRole",
+    [],
+    [],
+    [
+      "Microsoft.ContainerRegistry/registries/repositories/content/read",
+      "Microsoft.ContainerRegistry/registries/repositories/metadata/read",
+    ],
+  );
   const customLiteral = role("CustomRole", ["Microsoft.ContainerRegistry/registries/pull/read"]);
   const customWildcard = role("CustomRole", ["Microsoft.ContainerRegistry/registries/*/read"]);
 
@@ -58,9 +74,11 @@ describe("pull decision", () => {
     expect(writeOperations(acrPull)).toEqual([]);
     expect(writeOperations(reader)).toEqual([]);
     expect(writeOperations(owner).length).toBeGreaterThan(0);
-    expect(writeOperations(role("BuiltInRole", ["Microsoft.ContainerRegistry/registries/pull/read", "Microsoft.ContainerRegistry/registries/push/write"]))).toContain(
-      "Microsoft.ContainerRegistry/registries/push/write",
-    );
+    expect(
+      writeOperations(
+        role("BuiltInRole", ["Microsoft.ContainerRegistry/registries/pull/read", "Microsoft.ContainerRegistry/registries/push/write"]),
+      ),
+    ).toContain("Microsoft.ContainerRegistry/registries/push/write");
   });
   test("registry mode", () => {
     expect(registryMode(undefined)).toBe("legacy");

@@ -16,7 +16,15 @@ import { evaluateNetwork } from "../../src/core/network.js";
 import type { ApiExemption, RunWarning, StoredState } from "../../src/core/ports.js";
 import { remediate } from "../../src/core/remediation.js";
 import { normalizeId, sameId, subscriptionOf } from "../../src/core/resource-id.js";
-import { kubeletChanged, kubeletManaged, pullRules, registryExists, registryRules, replicaNearby, type RuleOptions } from "../../src/core/rules.js";
+import {
+  kubeletChanged,
+  kubeletManaged,
+  pullRules,
+  registryExists,
+  registryRules,
+  replicaNearby,
+  type RuleOptions,
+} from "../../src/core/rules.js";
 
 function attachmentRules(a: Attachment, idx: InventoryIndex, opts: RuleOptions): Evaluation[] {
   const c = idx.clusters.get(a.clusterId);
@@ -78,7 +86,9 @@ function driftOnce(evaluations: Evaluation[], previous: Finding[], idx: Inventor
         change: prev.status === "unknown" ? "unchanged" : "changed",
         previousStatus: prev.status === "unknown" ? null : prev.status,
         message: `Not visible in this run (${d.why}); last known status: ${lastKnown as string}`,
-        evidence: already ? prev.evidence : { lastKnownStatus: prev.status, lastKnownReason: prev.reason, lastKnownEvidence: prev.evidence, notVisibleBecause: d.why },
+        evidence: already
+          ? prev.evidence
+          : { lastKnownStatus: prev.status, lastKnownReason: prev.reason, lastKnownEvidence: prev.evidence, notVisibleBecause: d.why },
       });
     }
   }

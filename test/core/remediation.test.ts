@@ -27,7 +27,13 @@ const NO_REMEDIATION = new Set(["repository-scoped", "not-visible", "kubelet-ide
 
 describe("remediation", () => {
   test("every failing or actionable reason, across the sample and the test estates, has a fix naming its objects", async () => {
-    const files = [path.join(ROOT, "samples/contoso.estate.json"), ...fs.readdirSync(path.join(ROOT, "test/estates")).filter((f) => f.endsWith(".json") && !f.endsWith(".expected.json")).map((f) => path.join(ROOT, "test/estates", f))];
+    const files = [
+      path.join(ROOT, "samples/contoso.estate.json"),
+      ...fs
+        .readdirSync(path.join(ROOT, "test/estates"))
+        .filter((f) => f.endsWith(".json") && !f.endsWith(".expected.json"))
+        .map((f) => path.join(ROOT, "test/estates", f)),
+    ];
     const seen = new Map<string, Finding>();
     for (const f of files) {
       for (const x of await findingsOf(f)) {
@@ -39,7 +45,10 @@ describe("remediation", () => {
         expect(fs.existsSync(path.join(ROOT, r!.docs)), r!.docs).toBe(true);
         const names = [x.clusterId, x.registryId].filter(Boolean).flatMap((id) => [id!, nameOf(id!), nameOf(id!).split(".")[0]]);
         const text = [r!.summary, ...r!.commands].join("\n");
-        expect(names.some((n) => text.includes(n)), `${x.ruleId}/${x.reason}: ${text}`).toBe(true);
+        expect(
+          names.some((n) => text.includes(n)),
+          `${x.ruleId}/${x.reason}: ${text}`,
+        ).toBe(true);
         for (const c of r!.commands) {
           if (/\b(delete|remove)\b/.test(c)) expect(r!.summary, c).toMatch(/DELETES|remov|chang/i);
         }
@@ -54,7 +63,9 @@ describe("remediation", () => {
     const abac = (await findingsOf(path.join(ROOT, "test/conformance/abac-mode.json"))).find((f) => f.reason === "abac-mode-ignores-role")!;
     expect(abac.remediation!.commands[0]).toContain('--role "Container Registry Repository Reader"');
     expect(abac.remediation!.commands[0]).toContain(abac.registryId!);
-    const none = (await findingsOf(path.join(ROOT, "test/conformance/declared-without-role.json"))).find((f) => f.reason === "no-pull-role")!;
+    const none = (await findingsOf(path.join(ROOT, "test/conformance/declared-without-role.json"))).find(
+      (f) => f.reason === "no-pull-role",
+    )!;
     expect(none.remediation!.commands[0]).toMatch(/--assignee-object-id [0-9a-f-]{36} .*--role AcrPull --scope \/subscriptions\//);
     expect(none.remediation!.bicep).toContain("Microsoft.Authorization/roleAssignments");
   });

@@ -22,8 +22,16 @@ describe("attachments", () => {
   test("granted at registry and resource group scope, not at subscription scope", () => {
     const inv = inventory({
       clusters: [cluster("aks")],
-      registries: [registry("a"), registry("b"), registry("c", { id: registryId("c").replace("rg-acr", "rg-other"), resourceGroup: "rg-other" })],
-      roleAssignments: [assign("AcrPull", registryId("a")), assign("AcrPull", `/subscriptions/${SUB}/resourceGroups/RG-ACR`), assign("AcrPull", `/subscriptions/${SUB}`)],
+      registries: [
+        registry("a"),
+        registry("b"),
+        registry("c", { id: registryId("c").replace("rg-acr", "rg-other"), resourceGroup: "rg-other" }),
+      ],
+      roleAssignments: [
+        assign("AcrPull", registryId("a")),
+        assign("AcrPull", `/subscriptions/${SUB}/resourceGroups/RG-ACR`),
+        assign("AcrPull", `/subscriptions/${SUB}`),
+      ],
     });
     const { attachments } = run(inv);
     expect(attachments.map((a) => a.registryId.split("/").pop()).sort()).toEqual(["a", "b"]);
@@ -43,7 +51,9 @@ describe("attachments", () => {
 
 describe("pull rules", () => {
   test("AcrPull at the registry passes both pull rules", () => {
-    const { findings } = run(inventory({ clusters: [cluster("aks")], registries: [registry("a")], roleAssignments: [assign("AcrPull", registryId("a"))] }));
+    const { findings } = run(
+      inventory({ clusters: [cluster("aks")], registries: [registry("a")], roleAssignments: [assign("AcrPull", registryId("a"))] }),
+    );
     expect(find(findings, "pull.granted")).toMatchObject({ status: "pass", reason: null });
     expect(find(findings, "pull.least-privilege")).toMatchObject({ status: "pass" });
   });
@@ -51,7 +61,10 @@ describe("pull rules", () => {
     const { findings } = run(
       inventory({
         clusters: [cluster("aks")],
-        registries: [registry("a", { roleAssignmentMode: "AbacRepositoryPermissions" }), registry("b", { roleAssignmentMode: "AbacRepositoryPermissions" })],
+        registries: [
+          registry("a", { roleAssignmentMode: "AbacRepositoryPermissions" }),
+          registry("b", { roleAssignmentMode: "AbacRepositoryPermissions" }),
+        ],
         roleAssignments: [assign("AcrPull", registryId("a")), assign("RepoReader", registryId("b"))],
       }),
     );
@@ -59,11 +72,21 @@ describe("pull rules", () => {
     expect(find(findings, "pull.granted", "/b")).toMatchObject({ status: "pass" });
   });
   test("a condition makes the grant repository-scoped", () => {
-    const { findings } = run(inventory({ clusters: [cluster("aks")], registries: [registry("a")], roleAssignments: [assign("AcrPull", registryId("a"), { condition: "@Resource[...] StringStartsWith 'team-a/'" })] }));
+    const { findings } = run(
+      inventory({
+        clusters: [cluster("aks")],
+        registries: [registry("a")],
+        roleAssignments: [assign("AcrPull", registryId("a"), { condition: "@Resource[...] StringStartsWith 'team-a/'" })],
+      }),
+    );
     expect(find(findings, "pull.granted")).toMatchObject({ status: "pass", reason: "repository-scoped" });
   });
   test("custom wildcard role is unknown unless ARM private link", () => {
-    const inv = inventory({ clusters: [cluster("aks")], registries: [registry("a")], roleAssignments: [assign("CustomWildcard", registryId("a"))] });
+    const inv = inventory({
+      clusters: [cluster("aks")],
+      registries: [registry("a")],
+      roleAssignments: [assign("CustomWildcard", registryId("a"))],
+    });
     expect(find(run(inv).findings, "pull.granted")).toMatchObject({ status: "unknown", reason: "custom-role-wildcard" });
     expect(find(run(inv, emptyState(), true).findings, "pull.granted")).toMatchObject({ status: "pass" });
   });
@@ -82,7 +105,13 @@ describe("pull rules", () => {
   test("service principal clusters: kubelet-managed fails and pull rules are unknown", () => {
     const { findings } = run(
       inventory({
-        clusters: [cluster("aks", { servicePrincipalClientId: "0d3b1b2c-aaaa-bbbb-cccc-000000000000", kubeletObjectId: undefined, tags: { "aks-acr-audit-registries": "a" } })],
+        clusters: [
+          cluster("aks", {
+            servicePrincipalClientId: "0d3b1b2c-aaaa-bbbb-cccc-000000000000",
+            kubeletObjectId: undefined,
+            tags: { "aks-acr-audit-registries": "a" },
+          }),
+        ],
         registries: [registry("a")],
       }),
     );
@@ -118,7 +147,9 @@ describe("registry rules and existence", () => {
   });
   test("declared registry: deleted in a readable subscription vs not readable", () => {
     const { findings } = run(
-      inventory({ clusters: [cluster("aks", { tags: { "aks-acr-audit-registries": `${registryId("gone")},${registryId("far", OTHER_SUB)}` } })] }),
+      inventory({
+        clusters: [cluster("aks", { tags: { "aks-acr-audit-registries": `${registryId("gone")},${registryId("far", OTHER_SUB)}` } })],
+      }),
     );
     expect(find(findings, "registry.exists", "/gone")).toMatchObject({ status: "fail", reason: "registry-deleted" });
     expect(find(findings, "registry.exists", "/far")).toMatchObject({ status: "unknown", reason: "subscription-not-readable" });
@@ -127,7 +158,8 @@ describe("registry rules and existence", () => {
 });
 
 describe("drift", () => {
-  const base = () => inventory({ clusters: [cluster("aks")], registries: [registry("a")], roleAssignments: [assign("AcrPull", registryId("a"))] });
+  const base = () =>
+    inventory({ clusters: [cluster("aks")], registries: [registry("a")], roleAssignments: [assign("AcrPull", registryId("a"))] });
   const state = (findings: Finding[], attachments: ReturnType<typeof run>["attachments"]): StoredState => ({
     ...emptyState(),
     generation: 1,
@@ -147,7 +179,12 @@ describe("drift", () => {
     const inv = base();
     inv.roleAssignments = [];
     const second = run(inv, state(first.findings, first.attachments));
-    expect(find(second.findings, "pull.granted")).toMatchObject({ status: "fail", reason: "no-pull-role", change: "changed", previousStatus: "pass" });
+    expect(find(second.findings, "pull.granted")).toMatchObject({
+      status: "fail",
+      reason: "no-pull-role",
+      change: "changed",
+      previousStatus: "pass",
+    });
   });
 
   test("kubelet identity replaced", () => {
@@ -155,7 +192,11 @@ describe("drift", () => {
     const inv = base();
     inv.clusters = [cluster("aks", { kubeletObjectId: "bbbbbbbb-0000-0000-0000-000000000002" })];
     const second = run(inv, state(first.findings, first.attachments));
-    expect(find(second.findings, "identity.kubelet-changed")).toMatchObject({ status: "fail", reason: "kubelet-identity-replaced", change: "changed" });
+    expect(find(second.findings, "identity.kubelet-changed")).toMatchObject({
+      status: "fail",
+      reason: "kubelet-identity-replaced",
+      change: "changed",
+    });
     expect(find(second.findings, "pull.granted")).toMatchObject({ status: "fail", change: "changed" });
   });
 
@@ -178,7 +219,12 @@ describe("drift", () => {
       expect(f.change).not.toBe("removed");
       expect(f.status).not.toBe("pass");
     }
-    expect(find(second.findings, "pull.granted", "/far")).toMatchObject({ status: "unknown", reason: "not-visible", change: "changed", previousStatus: "pass" });
+    expect(find(second.findings, "pull.granted", "/far")).toMatchObject({
+      status: "unknown",
+      reason: "not-visible",
+      change: "changed",
+      previousStatus: "pass",
+    });
     expect(find(second.findings, "registry.exists", "/far")).toMatchObject({ status: "unknown", reason: "subscription-not-readable" });
   });
 
@@ -200,7 +246,10 @@ describe("drift", () => {
     inv0.clusters = [cluster("aks", { tags: {} })];
     inv0.roleAssignments = [assign("AcrPull", registryId("a"))];
     const first = run(inv0);
-    const prev = { ...state(first.findings, first.attachments), forgotten: [{ clusterId: clusterId("aks").toUpperCase(), registryId: registryId("a"), requestedAt: "2026-01-01T00:00:00Z" }] };
+    const prev = {
+      ...state(first.findings, first.attachments),
+      forgotten: [{ clusterId: clusterId("aks").toUpperCase(), registryId: registryId("a"), requestedAt: "2026-01-01T00:00:00Z" }],
+    };
     const second = run(decl(), prev);
     expect(find(second.findings, "pull.granted")).toMatchObject({ change: "removed" });
     expect(second.attachments).toHaveLength(0);
@@ -209,7 +258,11 @@ describe("drift", () => {
 
 describe("exemptions", () => {
   const inv = (tag: string) =>
-    inventory({ clusters: [cluster("aks")], registries: [registry("a", { anonymousPullEnabled: true, tags: { "aks-acr-audit-exempt": tag } })], roleAssignments: [assign("AcrPull", registryId("a"))] });
+    inventory({
+      clusters: [cluster("aks")],
+      registries: [registry("a", { anonymousPullEnabled: true, tags: { "aks-acr-audit-exempt": tag } })],
+      roleAssignments: [assign("AcrPull", registryId("a"))],
+    });
   test("a tag exempts the registry's finding and keeps its status", () => {
     const f = find(run(inv("registry.anonymous-pull@2099-12-31")).findings, "registry.anonymous-pull")!;
     expect(f.status).toBe("fail");

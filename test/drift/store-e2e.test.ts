@@ -24,7 +24,10 @@ describe("one run at a time", () => {
     const store = await freshStore("lease");
     const estate = loadEstateFile(path.join(CASES, "attached-basic.json"));
     const slow = { latencyMs: 150 };
-    const results = await Promise.allSettled([auditEstate(estate, store, { overrides: slow }), auditEstate(estate, store, { overrides: slow })]);
+    const results = await Promise.allSettled([
+      auditEstate(estate, store, { overrides: slow }),
+      auditEstate(estate, store, { overrides: slow }),
+    ]);
     const ok = results.filter((r) => r.status === "fulfilled");
     const refused = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
     expect(ok).toHaveLength(1);
@@ -54,7 +57,14 @@ describe("a store that dies mid-run", () => {
         return base.sendRequest(req);
       },
     };
-    const open = () => createTableStore({ endpoint: azurite.tableUrl, credential: cred, allowInsecureConnection: true, httpClient: killer, retryOptions: { maxRetries: 1, retryDelayInMs: 10, maxRetryDelayInMs: 20 } });
+    const open = () =>
+      createTableStore({
+        endpoint: azurite.tableUrl,
+        credential: cred,
+        allowInsecureConnection: true,
+        httpClient: killer,
+        retryOptions: { maxRetries: 1, retryDelayInMs: 10, maxRetryDelayInMs: 20 },
+      });
     const store = await open();
     const first = await auditEstate(path.join(CASES, "drift-pull-removed.before.json"), store);
     const before = await store.loadState("tenant");
@@ -88,7 +98,14 @@ describe("a store that dies mid-run", () => {
       async sendRequest(req) {
         if (injected < 3 && req.method !== "GET") {
           injected++;
-          return { request: req, status: 503, headers: base.sendRequest.length ? (await import("@azure/core-rest-pipeline")).createHttpHeaders({ "retry-after": "0" }) : (undefined as never), bodyAsText: "" };
+          return {
+            request: req,
+            status: 503,
+            headers: base.sendRequest.length
+              ? (await import("@azure/core-rest-pipeline")).createHttpHeaders({ "retry-after": "0" })
+              : (undefined as never),
+            bodyAsText: "",
+          };
         }
         return base.sendRequest(req);
       },

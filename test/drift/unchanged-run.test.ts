@@ -7,11 +7,18 @@ import { readCase } from "../reliability/estates.js";
 /** attached-basic repeated `n` times in one subscription: n clusters, each with its own registry. */
 function repeated(n: number) {
   const base = readCase("attached-basic") as { tables: Record<string, Record<string, unknown>[]> };
-  const tables: Record<string, Record<string, unknown>[]> = { resources: [], resourcecontainers: [...base.tables.resourcecontainers], authorizationresources: [] };
+  const tables: Record<string, Record<string, unknown>[]> = {
+    resources: [],
+    resourcecontainers: [...base.tables.resourcecontainers],
+    authorizationresources: [],
+  };
   const roleDefs = base.tables.authorizationresources.filter((r) => r.type === "microsoft.authorization/roledefinitions");
   for (let i = 0; i < n; i++) {
     const hex = i.toString(16).padStart(6, "0");
-    const text = JSON.stringify({ resources: base.tables.resources, ra: base.tables.authorizationresources.filter((r) => r.type !== "microsoft.authorization/roledefinitions") })
+    const text = JSON.stringify({
+      resources: base.tables.resources,
+      ra: base.tables.authorizationresources.filter((r) => r.type !== "microsoft.authorization/roledefinitions"),
+    })
       .replaceAll("aks-prod", `aks-${i}`)
       .replaceAll("contosoprod", `contoso${i}`)
       .replaceAll("outbound-ip-1", `outbound-ip-${i}`)
@@ -39,7 +46,9 @@ describe("cost of an unchanged run", () => {
     const secondWrites = store.entityWrites() - w1;
     expect(second.findings.every((f) => f.change === "unchanged")).toBe(true);
     expect(second.run.counts.byChange.unchanged).toBe(first.findings.length);
-    process.stdout.write(`unchanged run: first ${firstWrites} entity writes, second ${secondWrites} (${((100 * secondWrites) / firstWrites).toFixed(2)}%); table operations ${first.run.stats.tableOperations} / ${second.run.stats.tableOperations}\n`);
+    process.stdout.write(
+      `unchanged run: first ${firstWrites} entity writes, second ${secondWrites} (${((100 * secondWrites) / firstWrites).toFixed(2)}%); table operations ${first.run.stats.tableOperations} / ${second.run.stats.tableOperations}\n`,
+    );
     expect(secondWrites).toBeLessThan(firstWrites * 0.01);
   }, 120_000);
 });

@@ -55,7 +55,9 @@ describe("audit-timer", () => {
     await auditTimer(TIMER, context);
     const [run] = await store.listRuns("tenant", 5);
     expect(run.status).toBe("succeeded");
-    expect(logs).toEqual([{ level: "information", text: expect.stringMatching(new RegExp(`^Audit ${run.id} succeeded in \\d+ ms: \\d+ findings`)) }]);
+    expect(logs).toEqual([
+      { level: "information", text: expect.stringMatching(new RegExp(`^Audit ${run.id} succeeded in \\d+ ms: \\d+ findings`)) },
+    ]);
     expect(sink.named(EVENTS.runCompleted).map((e) => e.properties.runId)).toEqual([run.id]);
     expect(sink.flushes).toBe(1);
   });
@@ -66,7 +68,12 @@ describe("audit-timer", () => {
     expect(held.acquired).toBe(true);
     const { context, logs } = invocation();
     await expect(auditTimer(TIMER, context)).resolves.toBeUndefined();
-    expect(logs).toEqual([{ level: "information", text: expect.stringMatching(/^Skipped this run: Another audit of scope 'tenant' is running \(held by someone-else/) }]);
+    expect(logs).toEqual([
+      {
+        level: "information",
+        text: expect.stringMatching(/^Skipped this run: Another audit of scope 'tenant' is running \(held by someone-else/),
+      },
+    ]);
     expect(await store.listRuns("tenant", 5)).toEqual([]);
     expect(sink.events).toEqual([]);
   });

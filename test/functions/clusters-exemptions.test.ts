@@ -85,8 +85,13 @@ describe("GET /api/clusters/{clusterId}/attachments", () => {
 
   it("a name shared by two clusters is a 400 asking for the resource ID", async () => {
     const store = await freshStore("clamb");
-    const [a, b] = syntheticFindings(40, { clusters: 2, registries: 5 }).filter((f) => f.clusterId).slice(0, 2);
-    const dup = (f: Finding, rg: string): Finding => ({ ...f, clusterId: f.clusterId!.replace(/resourceGroups\/[^/]+/, `resourceGroups/${rg}`).replace(/aks-\d+$/, "aks-dup") });
+    const [a, b] = syntheticFindings(40, { clusters: 2, registries: 5 })
+      .filter((f) => f.clusterId)
+      .slice(0, 2);
+    const dup = (f: Finding, rg: string): Finding => ({
+      ...f,
+      clusterId: f.clusterId!.replace(/resourceGroups\/[^/]+/, `resourceGroups/${rg}`).replace(/aks-\d+$/, "aks-dup"),
+    });
     await seedFindings(store, "tenant", [dup(a, "rg-one"), dup(b, "rg-two")]);
     use(testRuntime(store));
     const r = await call(clusterAttachments, "/api/clusters/aks-dup/attachments", { params: { clusterId: "aks-dup/attachments" } });
@@ -105,9 +110,17 @@ describe("POST /api/attachments/forget", () => {
     use(testRuntime(store, after));
     const pair = second.attachments.find((a) => a.sources.includes("remembered"))!;
     expect(pair).toBeDefined();
-    const r = await call(attachmentsForget, "/api/attachments/forget", { method: "POST", body: { clusterId: pair.clusterId.toUpperCase(), registryId: pair.registryId } });
+    const r = await call(attachmentsForget, "/api/attachments/forget", {
+      method: "POST",
+      body: { clusterId: pair.clusterId.toUpperCase(), registryId: pair.registryId },
+    });
     expect(r.status).toBe(202);
-    expect(r.json).toMatchObject({ clusterId: pair.clusterId, registryId: pair.registryId, status: "forgetRequested", sources: ["remembered"] });
+    expect(r.json).toMatchObject({
+      clusterId: pair.clusterId,
+      registryId: pair.registryId,
+      status: "forgetRequested",
+      sources: ["remembered"],
+    });
     const view = await call(clusterAttachments, attachmentsPath(pair.clusterId).url, { params: attachmentsPath(pair.clusterId).params });
     expect(view.json.value.find((a: { registryId: string }) => a.registryId === pair.registryId).forgetRequested).toBe(true);
     const third = await auditEstate(after, store);
@@ -115,7 +128,10 @@ describe("POST /api/attachments/forget", () => {
     expect(gone.length).toBeGreaterThan(0);
     expect(gone.every((f) => f.change === "removed")).toBe(true);
     invalidateReadCache();
-    const again = await call(attachmentsForget, "/api/attachments/forget", { method: "POST", body: { clusterId: pair.clusterId, registryId: pair.registryId } });
+    const again = await call(attachmentsForget, "/api/attachments/forget", {
+      method: "POST",
+      body: { clusterId: pair.clusterId, registryId: pair.registryId },
+    });
     expect(again.status).toBe(404);
     expect(again.json.error.code).toBe("AttachmentNotFound");
   });
@@ -124,7 +140,8 @@ describe("POST /api/attachments/forget", () => {
     const { runtime, result } = await seeded("forgetbad");
     use(runtime);
     const cluster = result.findings.find((f) => f.clusterId)!.clusterId!;
-    const post = (body: unknown, headers: Record<string, string> = {}) => call(attachmentsForget, "/api/attachments/forget", { method: "POST", body, headers });
+    const post = (body: unknown, headers: Record<string, string> = {}) =>
+      call(attachmentsForget, "/api/attachments/forget", { method: "POST", body, headers });
     const cases: [unknown, string][] = [
       [{ registryId: "x" }, "clusterId"],
       [{ clusterId: cluster }, "registryId"],
@@ -162,7 +179,12 @@ describe("exemptions", () => {
 
     const created = await call(exemptionsCreate, "/api/exemptions", {
       method: "POST",
-      body: { ruleId: target.ruleId, registryId: target.registryId, justification: "Public by design: a pull-through cache", expiresOn: "2999-12-31" },
+      body: {
+        ruleId: target.ruleId,
+        registryId: target.registryId,
+        justification: "Public by design: a pull-through cache",
+        expiresOn: "2999-12-31",
+      },
     });
     expect(created.status).toBe(201);
     expect(created.json).toMatchObject({ ruleId: target.ruleId, registryId: target.registryId, clusterId: null, expiresOn: "2999-12-31" });
@@ -173,17 +195,26 @@ describe("exemptions", () => {
     await auditEstate(estate, store);
     invalidateReadCache();
     const exempted = await call(findingsList, `/api/findings?ruleId=${target.ruleId}&registry=${encodeURIComponent(target.registryId!)}`);
-    expect(exempted.json.value[0]).toMatchObject({ status: "fail", exemption: { source: "api", justification: "Public by design: a pull-through cache", expiresOn: "2999-12-31" } });
+    expect(exempted.json.value[0]).toMatchObject({
+      status: "fail",
+      exemption: { source: "api", justification: "Public by design: a pull-through cache", expiresOn: "2999-12-31" },
+    });
     const summaryAfter = (await call(findingsSummary, "/api/findings/summary")).json;
     expect(summaryAfter.exempted).toBe(1);
     expect(summaryAfter.openFailing).toBe(summaryBefore.openFailing - 1);
     expect(summaryAfter.byStatusSeverity.fail).toEqual(summaryBefore.byStatusSeverity.fail); // real status kept
     expect((await call(findingsList, "/api/findings?exempted=true")).json.value).toHaveLength(1);
 
-    const deleted = await call(exemptionsDelete, `/api/exemptions/${created.json.id}`, { method: "DELETE", params: { id: created.json.id } });
+    const deleted = await call(exemptionsDelete, `/api/exemptions/${created.json.id}`, {
+      method: "DELETE",
+      params: { id: created.json.id },
+    });
     expect(deleted.status).toBe(204);
     expect(deleted.text).toBe("");
-    const missing = await call(exemptionsDelete, `/api/exemptions/${created.json.id}`, { method: "DELETE", params: { id: created.json.id } });
+    const missing = await call(exemptionsDelete, `/api/exemptions/${created.json.id}`, {
+      method: "DELETE",
+      params: { id: created.json.id },
+    });
     expect(missing.status).toBe(404);
     expect(missing.json.error.code).toBe("ExemptionNotFound");
     await auditEstate(estate, store);
@@ -193,7 +224,8 @@ describe("exemptions", () => {
 
   it("validates: rule from the catalog, a subject, a fitting subject kind, justification 1..500, a future YYYY-MM-DD expiry", async () => {
     use(testRuntime(await freshStore("exbad")));
-    const cluster = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/aks";
+    const cluster =
+      "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.ContainerService/managedClusters/aks";
     const post = (body: unknown) => call(exemptionsCreate, "/api/exemptions", { method: "POST", body });
     const cases: [Record<string, unknown>, string][] = [
       [{ ruleId: "no.such-rule", clusterId: cluster, justification: "j" }, "ruleId"],
@@ -211,8 +243,24 @@ describe("exemptions", () => {
       expect(r.status, JSON.stringify(body)).toBe(400);
       expect(r.json.error.target, JSON.stringify(body)).toBe(target);
     }
-    expect((await call(exemptionsCreate, "/api/exemptions", { method: "POST", body: "ruleId=x", headers: { "content-type": "application/x-www-form-urlencoded" } })).status).toBe(415);
-    expect((await call(exemptionsCreate, "/api/exemptions", { method: "POST", body: JSON.stringify({ justification: "x".repeat(66_000) }), headers: { "content-type": "application/json" } })).status).toBe(413);
+    expect(
+      (
+        await call(exemptionsCreate, "/api/exemptions", {
+          method: "POST",
+          body: "ruleId=x",
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+        })
+      ).status,
+    ).toBe(415);
+    expect(
+      (
+        await call(exemptionsCreate, "/api/exemptions", {
+          method: "POST",
+          body: JSON.stringify({ justification: "x".repeat(66_000) }),
+          headers: { "content-type": "application/json" },
+        })
+      ).status,
+    ).toBe(413);
     const bad = await call(exemptionsDelete, "/api/exemptions/not-a-uuid", { method: "DELETE", params: { id: "not-a-uuid" } });
     expect(bad.status).toBe(400);
     expect(bad.json.error.target).toBe("id");

@@ -51,7 +51,18 @@ describe("GET /api/findings on an audited estate", () => {
     expect(r.json.nextLink).toBeUndefined();
     expectSameSet(r.json.value, findings);
     expect(Object.keys(r.json.value[0])).toEqual([
-      "ruleId", "status", "severity", "reason", "change", "previousStatus", "clusterId", "registryId", "message", "evidence", "exemption", "remediation",
+      "ruleId",
+      "status",
+      "severity",
+      "reason",
+      "change",
+      "previousStatus",
+      "clusterId",
+      "registryId",
+      "message",
+      "evidence",
+      "exemption",
+      "remediation",
     ]);
   });
 
@@ -78,18 +89,31 @@ describe("GET /api/findings on an audited estate", () => {
     use(runtime);
     const clusterId = findings.find((f) => f.clusterId && nameOf(f.clusterId) === "aks-pay")!.clusterId!;
     const byId = await all(`/api/findings?cluster=${encodeURIComponent(clusterId.toUpperCase())}`);
-    expectSameSet(byId.items, findings.filter((f) => f.clusterId === clusterId));
+    expectSameSet(
+      byId.items,
+      findings.filter((f) => f.clusterId === clusterId),
+    );
     const registryId = findings.find((f) => f.registryId && nameOf(f.registryId) === "hubacr")!.registryId!;
     const byRegistry = await all(`/api/findings?registry=${encodeURIComponent(registryId.toLowerCase())}&top=2`);
-    expectSameSet(byRegistry.items, findings.filter((f) => f.registryId === registryId));
+    expectSameSet(
+      byRegistry.items,
+      findings.filter((f) => f.registryId === registryId),
+    );
     const sub = clusterId.split("/")[2];
     const bySub = await all(`/api/findings?subscription=${sub.toUpperCase()}`);
-    expectSameSet(bySub.items, findings.filter((f) => (f.subscriptionId ?? "").toLowerCase() === sub.toLowerCase()));
+    expectSameSet(
+      bySub.items,
+      findings.filter((f) => (f.subscriptionId ?? "").toLowerCase() === sub.toLowerCase()),
+    );
   });
 
   it("a name or ID that matches nothing is an empty list, not an error", async () => {
     use(runtime);
-    for (const q of ["cluster=no-such-cluster", "registry=nosuchacr", `cluster=${encodeURIComponent("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/x/providers/Microsoft.ContainerService/managedClusters/x")}`]) {
+    for (const q of [
+      "cluster=no-such-cluster",
+      "registry=nosuchacr",
+      `cluster=${encodeURIComponent("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/x/providers/Microsoft.ContainerService/managedClusters/x")}`,
+    ]) {
       const r = await call(findingsList, `/api/findings?${q}`);
       expect(r.status).toBe(200);
       expect(r.json).toEqual({ value: [] });
@@ -112,7 +136,10 @@ describe("GET /api/findings on an audited estate", () => {
       }
     }
     // With whitespace it is no resource ID at all.
-    const spaced = await call(findingsList, `/api/findings?cluster=${encodeURIComponent("/subscriptions/x' or true or 'a/resourceGroups/g")}`);
+    const spaced = await call(
+      findingsList,
+      `/api/findings?cluster=${encodeURIComponent("/subscriptions/x' or true or 'a/resourceGroups/g")}`,
+    );
     expect(spaced.status).toBe(400);
   });
 
@@ -179,7 +206,9 @@ describe("paging and continuation tokens", () => {
 
   beforeAll(async () => {
     store = await freshStore("fpage");
-    synthetic = syntheticFindings(900, { clusters: 30, registries: 8 }).map((f, i) => (i % 40 === 0 ? { ...f, severity: "critical" as const } : f));
+    synthetic = syntheticFindings(900, { clusters: 30, registries: 8 }).map((f, i) =>
+      i % 40 === 0 ? { ...f, severity: "critical" as const } : f,
+    );
     await seedFindings(store, "tenant", synthetic, { chunk: 900 });
     use(testRuntime(store));
   });

@@ -72,7 +72,10 @@ function globToRegexes(glob: string): RegExp[] {
   return globs.map((g) => new RegExp(`^${g.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[^/]*")}$`));
 }
 
-const functionFiles = fs.readdirSync(FUNCTIONS_DIR).filter((f) => f.endsWith(".ts")).sort();
+const functionFiles = fs
+  .readdirSync(FUNCTIONS_DIR)
+  .filter((f) => f.endsWith(".ts"))
+  .sort();
 
 beforeAll(async () => {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -102,8 +105,15 @@ describe("function registration", () => {
     const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8"));
     const patterns = globToRegexes(pkg.main);
     const compiled = ["dist/src/index.js", ...functionFiles.map((f) => `dist/src/functions/${f.replace(/\.ts$/, ".js")}`)];
-    for (const file of compiled) expect(patterns.some((p) => p.test(file)), file).toBe(true);
-    expect(patterns.some((p) => p.test("dist/src/cli.js")), "the CLI is not a function file").toBe(false);
+    for (const file of compiled)
+      expect(
+        patterns.some((p) => p.test(file)),
+        file,
+      ).toBe(true);
+    expect(
+      patterns.some((p) => p.test("dist/src/cli.js")),
+      "the CLI is not a function file",
+    ).toBe(false);
   });
 
   test("src/index.ts holds app.setup and registers nothing", () => {
@@ -147,7 +157,10 @@ describe("function registration", () => {
       else expect(trigger.route, h.name).toMatch(h.route);
       expect(trigger.methods, h.name).toContain(h.method);
       expect(trigger.authLevel, h.name).toBe(h.authLevel);
-      expect(Object.values(r.bindings).some((b) => b.direction === "out" && b.type === "http"), h.name).toBe(true);
+      expect(
+        Object.values(r.bindings).some((b) => b.direction === "out" && b.type === "http"),
+        h.name,
+      ).toBe(true);
     }
   });
 

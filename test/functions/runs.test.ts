@@ -95,7 +95,9 @@ describe("GET /api/runs, /api/runs/{runId}, /api/runs/{runId}/changes", () => {
     expect(missing.status).toBe(404);
     const first = await call(runsChanges, `/api/runs/${firstRunId}/changes?top=1`, { params: { runId: firstRunId } });
     const token = new URL(first.json.nextLink).searchParams.get("$skipToken")!;
-    const foreign = await call(runsChanges, `/api/runs/${secondRunId}/changes?$skipToken=${encodeURIComponent(token)}`, { params: { runId: secondRunId } });
+    const foreign = await call(runsChanges, `/api/runs/${secondRunId}/changes?$skipToken=${encodeURIComponent(token)}`, {
+      params: { runId: secondRunId },
+    });
     expect(foreign.status).toBe(400);
     expect(foreign.json.error.target).toBe("$skipToken");
   });

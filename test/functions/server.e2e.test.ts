@@ -128,7 +128,12 @@ describe("local server", () => {
     expect(patch.headers.get("allow")).toBe("GET, POST");
     expect((await http("/api/exemptions/6f1c2c9e-4a55-4cf4-9a53-2f1f3f0a1b2c", { key: ADMIN })).status).toBe(405);
     expect((await http("/api/health", { method: "OPTIONS" })).status).toBe(405);
-    const big = await http("/api/exemptions", { method: "POST", key: ADMIN, headers: { "content-type": "application/json" }, body: "x".repeat(70_000) });
+    const big = await http("/api/exemptions", {
+      method: "POST",
+      key: ADMIN,
+      headers: { "content-type": "application/json" },
+      body: "x".repeat(70_000),
+    });
     expect(big.status).toBe(413);
     const form = await http("/api/exemptions", { method: "POST", key: ADMIN, headers: { "content-type": "text/plain" }, body: "{}" });
     expect(form.status).toBe(415);
@@ -154,8 +159,13 @@ describe("local server", () => {
 
   it("finds @azure/functions' classes as compiled code loads them (a native import of a CommonJS package)", async () => {
     const { execFileSync } = await import("node:child_process");
-    const script = "const m = await import('@azure/functions'); const pick = (n) => m[n] ?? m.default?.[n]; console.log(['HttpRequest', 'HttpResponse', 'InvocationContext'].map((n) => typeof pick(n)).join(','));";
-    const out = execFileSync(process.execPath, ["--input-type=module", "-e", script], { cwd: `${__dirname}/../..`, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+    const script =
+      "const m = await import('@azure/functions'); const pick = (n) => m[n] ?? m.default?.[n]; console.log(['HttpRequest', 'HttpResponse', 'InvocationContext'].map((n) => typeof pick(n)).join(','));";
+    const out = execFileSync(process.execPath, ["--input-type=module", "-e", script], {
+      cwd: `${__dirname}/../..`,
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+    });
     expect(out.trim()).toBe("function,function,function");
   });
 

@@ -50,35 +50,43 @@ describe("GET /api/openapi.json", () => {
 describe("405 on a known route with a wrong method", () => {
   beforeAll(async () => use(testRuntime(await freshStore("m405"))));
 
-  it.each(OPERATIONS.map((o) => o.name as OperationName))("%s answers the methods it registers for others with 405 and Allow", async (name) => {
-    const reg = registrationOf(name);
-    const own = OPERATIONS.find((o) => o.name === name)!;
-    const req = validRequest(name);
-    for (const method of reg.methods.filter((m) => m !== own.method)) {
-      const r = await call(HANDLER_TABLE[name], req.url, { method, params: req.params });
-      expect(r.status, `${method} ${name}`).toBe(405);
-      expect(r.json.error.code).toBe("MethodNotAllowed");
-      expect(r.headers.get("allow")).toContain(own.method);
-    }
-  });
+  it.each(OPERATIONS.map((o) => o.name as OperationName))(
+    "%s answers the methods it registers for others with 405 and Allow",
+    async (name) => {
+      const reg = registrationOf(name);
+      const own = OPERATIONS.find((o) => o.name === name)!;
+      const req = validRequest(name);
+      for (const method of reg.methods.filter((m) => m !== own.method)) {
+        const r = await call(HANDLER_TABLE[name], req.url, { method, params: req.params });
+        expect(r.status, `${method} ${name}`).toBe(405);
+        expect(r.json.error.code).toBe("MethodNotAllowed");
+        expect(r.headers.get("allow")).toContain(own.method);
+      }
+    },
+  );
 });
 
 describe("500: unexpected errors are logged, never shown", () => {
-  it.each(OPERATIONS.map((o) => o.name as OperationName).filter((n) => n !== "health" && n !== "openapi"))("%s with an unreachable store", async (name) => {
-    use({ ...testRuntime(await freshStore("e500")), store: brokenStore() });
-    const req = validRequest(name);
-    const r = await call(HANDLER_TABLE[name], req.url, { method: req.method, params: req.params, body: req.body });
-    expect(r.status).toBe(500);
-    expect(r.json.error.code).toBe("InternalServerError");
-    expect(r.text).not.toMatch(/SECRET|ECONNREFUSED|10\.1\.2\.3|at .*\.ts/);
-    expect(r.logs.some((l) => l.level === "error" && l.message.includes("ECONNREFUSED"))).toBe(true);
-  });
+  it.each(OPERATIONS.map((o) => o.name as OperationName).filter((n) => n !== "health" && n !== "openapi"))(
+    "%s with an unreachable store",
+    async (name) => {
+      use({ ...testRuntime(await freshStore("e500")), store: brokenStore() });
+      const req = validRequest(name);
+      const r = await call(HANDLER_TABLE[name], req.url, { method: req.method, params: req.params, body: req.body });
+      expect(r.status).toBe(500);
+      expect(r.json.error.code).toBe("InternalServerError");
+      expect(r.text).not.toMatch(/SECRET|ECONNREFUSED|10\.1\.2\.3|at .*\.ts/);
+      expect(r.logs.some((l) => l.level === "error" && l.message.includes("ECONNREFUSED"))).toBe(true);
+    },
+  );
 
   it("tables of an older findings layout are a 500 that says what to do", async () => {
     const store = await freshStore("layout");
     const layoutRefused = Object.assign(Object.create(store) as typeof store, {
       queryFindings: async () => {
-        throw Object.assign(new Error("The findings of scope tenant were written by an older version (layout 1)"), { code: "IncompatibleLayout" });
+        throw Object.assign(new Error("The findings of scope tenant were written by an older version (layout 1)"), {
+          code: "IncompatibleLayout",
+        });
       },
     });
     use({ ...testRuntime(store), store: layoutRefused });
@@ -89,7 +97,9 @@ describe("500: unexpected errors are logged, never shown", () => {
   });
 
   it("invalid app settings are a 500 that names no setting value", async () => {
-    const failing = Promise.reject(Object.assign(new Error("Invalid configuration: AUDIT_TABLE_ENDPOINT: 'http://evil' must be https"), { code: "ConfigInvalid" }));
+    const failing = Promise.reject(
+      Object.assign(new Error("Invalid configuration: AUDIT_TABLE_ENDPOINT: 'http://evil' must be https"), { code: "ConfigInvalid" }),
+    );
     failing.catch(() => undefined);
     setRuntime(failing);
     const r = await call(findingsList, "/api/findings");

@@ -26,17 +26,33 @@ export async function freshStore(label = "t"): Promise<TableAuditStore> {
 
 export const FAST_RETRY = { maxRetries: 3, retryDelayInMs: 10, maxRetryDelayInMs: 50 };
 
-export function simulatorDiscovery(estate: Estate, opts: { cloud?: Cloud; overrides?: ConstructorParameters<typeof ArmSimulator>[1]; maxRetryAfterMs?: number } = {}) {
+export function simulatorDiscovery(
+  estate: Estate,
+  opts: { cloud?: Cloud; overrides?: ConstructorParameters<typeof ArmSimulator>[1]; maxRetryAfterMs?: number } = {},
+) {
   const simulator = new ArmSimulator(estate, opts.overrides);
   const cloud = opts.cloud ?? cloudByName(estate.cloud) ?? CLOUDS.AzureCloud;
-  const discovery = buildDiscovery({ cloud, credential: simulatorCredential(), httpClient: simulator, retryOptions: FAST_RETRY, maxRetryAfterMs: opts.maxRetryAfterMs ?? 2_000, defaultRetryAfterMs: 100 });
+  const discovery = buildDiscovery({
+    cloud,
+    credential: simulatorCredential(),
+    httpClient: simulator,
+    retryOptions: FAST_RETRY,
+    maxRetryAfterMs: opts.maxRetryAfterMs ?? 2_000,
+    defaultRetryAfterMs: 100,
+  });
   return { simulator, discovery, cloud };
 }
 
 export async function auditEstate(
   estate: Estate | string,
   store: AuditStore,
-  opts: { scope?: AuditScope; armPrivateLink?: boolean; now?: Date; overrides?: ConstructorParameters<typeof ArmSimulator>[1]; leaseSeconds?: number } = {},
+  opts: {
+    scope?: AuditScope;
+    armPrivateLink?: boolean;
+    now?: Date;
+    overrides?: ConstructorParameters<typeof ArmSimulator>[1];
+    leaseSeconds?: number;
+  } = {},
 ): Promise<AuditResult & { simulator: ArmSimulator }> {
   const e = typeof estate === "string" ? loadEstateFile(estate) : estate;
   const { simulator, discovery, cloud } = simulatorDiscovery(e, { overrides: opts.overrides });

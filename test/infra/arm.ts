@@ -78,7 +78,8 @@ export function walk(t: ArmTemplate, path: string[] = [], inCopy = false, deploy
   for (const [symbol, resource] of resourceEntries(t)) {
     const looped = inCopy || resource.copy !== undefined;
     out.push({ resource, symbol, template: t, scope, path, inCopy: looped, deployment });
-    const nested = resource.type === "Microsoft.Resources/deployments" ? (resource.properties?.template as ArmTemplate | undefined) : undefined;
+    const nested =
+      resource.type === "Microsoft.Resources/deployments" ? (resource.properties?.template as ArmTemplate | undefined) : undefined;
     if (nested) out.push(...walk(nested, [...path, symbol ?? resource.name], looped, resource));
   }
   return out;
@@ -88,7 +89,8 @@ export function walk(t: ArmTemplate, path: string[] = [], inCopy = false, deploy
 export function templates(t: ArmTemplate): Array<{ template: ArmTemplate; path: string[] }> {
   const out = [{ template: t, path: [] as string[] }];
   for (const l of walk(t)) {
-    const nested = l.resource.type === "Microsoft.Resources/deployments" ? (l.resource.properties?.template as ArmTemplate | undefined) : undefined;
+    const nested =
+      l.resource.type === "Microsoft.Resources/deployments" ? (l.resource.properties?.template as ArmTemplate | undefined) : undefined;
     if (nested) out.push({ template: nested, path: [...l.path, l.symbol ?? l.resource.name] });
   }
   return out;
@@ -135,7 +137,8 @@ export function keylessViolations(t: ArmTemplate): string[] {
   for (const m of text.matchAll(/\blist[A-Z][A-Za-z]*\(/g)) problems.push(`calls ${m[0]}...) (key or secret retrieval)`);
   if (/AccountKey=/i.test(text)) problems.push("contains a connection string with AccountKey=");
   if (/SharedAccessSignature=|[?&]sig=/i.test(text)) problems.push("contains a shared access signature");
-  if (/InstrumentationKey=/i.test(text)) problems.push("contains a literal InstrumentationKey= (use the component's connection string with Entra ID auth)");
+  if (/InstrumentationKey=/i.test(text))
+    problems.push("contains a literal InstrumentationKey= (use the component's connection string with Entra ID auth)");
 
   for (const { resource: r, path } of ofType(t, "Microsoft.Storage/storageAccounts")) {
     const p = r.properties ?? {};
@@ -148,18 +151,23 @@ export function keylessViolations(t: ArmTemplate): string[] {
     if (prop(r.properties, "DisableLocalAuth") !== true) problems.push(`Application Insights ${r.name}: DisableLocalAuth is not true`);
   }
   for (const { resource: r } of ofType(t, "Microsoft.OperationalInsights/workspaces")) {
-    if (prop(prop(r.properties, "features"), "disableLocalAuth") !== true) problems.push(`Log Analytics ${r.name}: features.disableLocalAuth is not true`);
+    if (prop(prop(r.properties, "features"), "disableLocalAuth") !== true)
+      problems.push(`Log Analytics ${r.name}: features.disableLocalAuth is not true`);
   }
   for (const { resource: r } of ofType(t, "Microsoft.Web/sites/config").filter((l) => nameEndsWith(l.resource, "appsettings"))) {
     const settings = (r.properties ?? {}) as Record<string, Json>;
     for (const [k, v] of Object.entries(settings)) {
-      if (k.toLowerCase() === "azurewebjobsstorage") problems.push(`app setting ${k}: a connection string instead of the identity-based AzureWebJobsStorage__* settings`);
-      if (/CONNECTIONSTRING/i.test(k) && k !== "APPLICATIONINSIGHTS_CONNECTION_STRING") problems.push(`app setting ${k}: connection strings are not allowed`);
+      if (k.toLowerCase() === "azurewebjobsstorage")
+        problems.push(`app setting ${k}: a connection string instead of the identity-based AzureWebJobsStorage__* settings`);
+      if (/CONNECTIONSTRING/i.test(k) && k !== "APPLICATIONINSIGHTS_CONNECTION_STRING")
+        problems.push(`app setting ${k}: connection strings are not allowed`);
       if (typeof v === "string" && /AccountKey|SharedAccessSignature/i.test(v)) problems.push(`app setting ${k}: holds a key`);
     }
-    if (settings["AzureWebJobsStorage__credential"] !== "managedidentity") problems.push("app setting AzureWebJobsStorage__credential is not 'managedidentity'");
+    if (settings["AzureWebJobsStorage__credential"] !== "managedidentity")
+      problems.push("app setting AzureWebJobsStorage__credential is not 'managedidentity'");
     if (!("AzureWebJobsStorage__accountName" in settings)) problems.push("app setting AzureWebJobsStorage__accountName is missing");
-    if (!("AzureWebJobsStorage__clientId" in settings)) problems.push("app setting AzureWebJobsStorage__clientId is missing (user-assigned identity)");
+    if (!("AzureWebJobsStorage__clientId" in settings))
+      problems.push("app setting AzureWebJobsStorage__clientId is missing (user-assigned identity)");
     if (!/^\[?.*Authorization=AAD;ClientId=/.test(String(settings["APPLICATIONINSIGHTS_AUTHENTICATION_STRING"] ?? ""))) {
       problems.push("app setting APPLICATIONINSIGHTS_AUTHENTICATION_STRING is not Authorization=AAD;ClientId=<identity>");
     }
@@ -172,7 +180,8 @@ export function keylessViolations(t: ArmTemplate): string[] {
   }
   for (const { resource: r } of ofType(t, "Microsoft.Web/sites/config").filter((l) => nameEndsWith(l.resource, "authsettingsV2"))) {
     const reg = r.properties?.identityProviders?.azureActiveDirectory?.registration ?? {};
-    if (reg.clientSecretSettingName || reg.clientSecretCertificateThumbprint) problems.push("authsettingsV2 uses a client secret or certificate");
+    if (reg.clientSecretSettingName || reg.clientSecretCertificateThumbprint)
+      problems.push("authsettingsV2 uses a client secret or certificate");
   }
   return problems;
 }
@@ -272,9 +281,18 @@ export function roleGrantProblems(grants: RoleGrant[], expected: ReadonlyArray<r
     else {
       const args = guidArgs[1];
       if (!args.includes(String(g.principalId).replace(/^\[|\]$/g, ""))) problems.push(`${k}: name does not include the principal ID`);
-      if (g.roleId === undefined || !(args.includes(g.roleId) || roleIdOf(args, g.located.template) === g.roleId)) problems.push(`${k}: name does not include the role ID`);
-      const scopeArg = g.scopeExpr ?? { subscription: "subscription().id", managementGroup: "managementGroup().id", resourceGroup: "resourceGroup().id", tenant: "tenant().tenantId" }[g.located.scope];
-      if (!args.startsWith(String(scopeArg).replace(/^\[|\]$/g, ""))) problems.push(`${k}: name does not start with the scope (${String(scopeArg)})`);
+      if (g.roleId === undefined || !(args.includes(g.roleId) || roleIdOf(args, g.located.template) === g.roleId))
+        problems.push(`${k}: name does not include the role ID`);
+      const scopeArg =
+        g.scopeExpr ??
+        {
+          subscription: "subscription().id",
+          managementGroup: "managementGroup().id",
+          resourceGroup: "resourceGroup().id",
+          tenant: "tenant().tenantId",
+        }[g.located.scope];
+      if (!args.startsWith(String(scopeArg).replace(/^\[|\]$/g, "")))
+        problems.push(`${k}: name does not start with the scope (${String(scopeArg)})`);
     }
   }
   for (const [k, n] of want) {
@@ -295,7 +313,8 @@ export function secretOutputProblems(t: ArmTemplate): string[] {
       const where = `${path.join("/") || "top"} output ${name}`;
       if (/^secure/i.test(o.type)) problems.push(`${where}: secure type ${o.type}`);
       const value = JSON.stringify(o.value);
-      if (/\blist[A-Z]\w*\(|ConnectionString|InstrumentationKey|AccountKey|secret|password/i.test(value)) problems.push(`${where}: value looks like a secret: ${value}`);
+      if (/\blist[A-Z]\w*\(|ConnectionString|InstrumentationKey|AccountKey|secret|password/i.test(value))
+        problems.push(`${where}: value looks like a secret: ${value}`);
       if (/secret|password|connectionstring|key$/i.test(name)) problems.push(`${where}: name looks like a secret`);
     }
   }

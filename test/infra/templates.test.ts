@@ -120,7 +120,11 @@ beforeAll(() => {
     if (!src.includes(m.from)) throw new Error(`mutant ${name}: '${m.from}' not found in infra/modules/${m.file}`);
     fs.writeFileSync(path.join(mutantDir, "modules", `${name}.bicep`), src.replace(m.from, m.to));
   }
-  const r = spawnSync(compiler.bin, ["build", "--pattern", "**/*.bicep", "--outdir", out], { cwd: work, encoding: "utf8", timeout: 120_000 });
+  const r = spawnSync(compiler.bin, ["build", "--pattern", "**/*.bicep", "--outdir", out], {
+    cwd: work,
+    encoding: "utf8",
+    timeout: 120_000,
+  });
   const diagnostics = `${r.stdout}${r.stderr}`.trim();
   if (r.status !== 0 || / : (Error|Warning) /.test(diagnostics)) throw new Error(`bicep build failed (exit ${r.status}):\n${diagnostics}`);
   for (const file of fs.readdirSync(out, { recursive: true }) as string[]) {
@@ -148,7 +152,16 @@ describe.skipIf(!compiler.bin)("Bicep templates (compiled ARM JSON)", () => {
   test("every .bicep file compiled", () => {
     const sources = (fs.readdirSync(INFRA, { recursive: true }) as string[]).filter((f) => f.endsWith(".bicep"));
     expect(sources.length).toBeGreaterThanOrEqual(10);
-    for (const s of sources) expect(compiled.has(`infra/${s.split(path.sep).join("/").replace(/\.bicep$/, ".json")}`), s).toBe(true);
+    for (const s of sources)
+      expect(
+        compiled.has(
+          `infra/${s
+            .split(path.sep)
+            .join("/")
+            .replace(/\.bicep$/, ".json")}`,
+        ),
+        s,
+      ).toBe(true);
   });
 
   describe("keyless", () => {
@@ -173,7 +186,9 @@ describe.skipIf(!compiler.bin)("Bicep templates (compiled ARM JSON)", () => {
       expect(settings.AzureWebJobsStorage__credential).toBe("managedidentity");
       expect(settings.AzureWebJobsStorage__clientId).toBe("[parameters('identityClientId')]");
       expect(settings.AZURE_CLIENT_ID).toBe("[parameters('identityClientId')]");
-      expect(settings.APPLICATIONINSIGHTS_AUTHENTICATION_STRING).toBe("[format('Authorization=AAD;ClientId={0}', parameters('identityClientId'))]");
+      expect(settings.APPLICATIONINSIGHTS_AUTHENTICATION_STRING).toBe(
+        "[format('Authorization=AAD;ClientId={0}', parameters('identityClientId'))]",
+      );
       // ... and main wires that parameter to the identity module's client ID.
       const d = walk(main()).find((l) => l.symbol === "functionApp")!;
       expect(d.resource.properties.parameters.identityClientId.value).toBe("[reference('identity').outputs.clientId.value]");
@@ -193,7 +208,9 @@ describe.skipIf(!compiler.bin)("Bicep templates (compiled ARM JSON)", () => {
       expect(accountKey).toMatch(/AccountKey=/);
       expect(accountKey).toMatch(/AzureWebJobsStorage: a connection string/);
       expect(hardeningViolations(tpl("mutants/modules/function-app.json"))).toEqual([]);
-      expect(hardeningViolations(tpl("mutants/modules/function-app.basic-auth.json"))).toEqual(["basicPublishingCredentialsPolicies 'scm' allows basic credentials"]);
+      expect(hardeningViolations(tpl("mutants/modules/function-app.basic-auth.json"))).toEqual([
+        "basicPublishingCredentialsPolicies 'scm' allows basic credentials",
+      ]);
     });
   });
 
@@ -214,7 +231,9 @@ describe.skipIf(!compiler.bin)("Bicep templates (compiled ARM JSON)", () => {
       for (const l of walk(main()).filter((x) => x.symbol === "roleAssignments" || x.symbol === "auditReaders")) {
         expect(l.resource.properties.parameters.principalId.value).toBe("[reference('identity').outputs.principalId.value]");
       }
-      const authz = walk(main()).filter((l) => l.resource.type.toLowerCase().startsWith("microsoft.authorization/") && !l.resource.existing);
+      const authz = walk(main()).filter(
+        (l) => l.resource.type.toLowerCase().startsWith("microsoft.authorization/") && !l.resource.existing,
+      );
       expect(new Set(authz.map((l) => l.resource.type))).toEqual(new Set(["Microsoft.Authorization/roleAssignments"]));
     });
 
@@ -239,7 +258,10 @@ describe.skipIf(!compiler.bin)("Bicep templates (compiled ARM JSON)", () => {
       const expectedModule: ReadonlyArray<readonly [string, ScopeKind]> = EXPECTED_MAIN_GRANTS.filter(([r]) => r !== "Reader");
       expect(roleGrantProblems(roleGrants(tpl("mutants/modules/role-assignments.json")), expectedModule)).toEqual([]);
       expect(roleGrantProblems(roleGrants(tpl("mutants/modules/role-assignments.contributor.json")), expectedModule)).toEqual(
-        expect.arrayContaining(["unexpected grant: Contributor @ storageAccount", "missing grant: Storage Table Data Contributor @ storageAccount"]),
+        expect.arrayContaining([
+          "unexpected grant: Contributor @ storageAccount",
+          "missing grant: Storage Table Data Contributor @ storageAccount",
+        ]),
       );
       expect(roleGrantProblems(roleGrants(tpl("mutants/modules/role-assignments.user-principal.json")), expectedModule).join("\n")).toMatch(
         /principalType is User, not ServicePrincipal/,
@@ -263,13 +285,19 @@ describe.skipIf(!compiler.bin)("Bicep templates (compiled ARM JSON)", () => {
 
     test("app settings cover every Azure-relevant setting of src/config.ts SETTINGS, and no local-only one", () => {
       const names = SETTINGS.map((s) => s.name);
-      for (const local of LOCAL_ONLY_SETTINGS) expect(names, `${local} is no longer in SETTINGS: update LOCAL_ONLY_SETTINGS`).toContain(local);
+      for (const local of LOCAL_ONLY_SETTINGS)
+        expect(names, `${local} is no longer in SETTINGS: update LOCAL_ONLY_SETTINGS`).toContain(local);
       const settings = appSettings();
       const required = names.filter((n) => !(LOCAL_ONLY_SETTINGS as readonly string[]).includes(n));
       expect(required.filter((n) => !(n in settings))).toEqual([]);
       for (const local of LOCAL_ONLY_SETTINGS) expect(Object.keys(settings)).not.toContain(local);
       // Flex Consumption sets the runtime in functionAppConfig and rejects these settings.
-      for (const banned of ["FUNCTIONS_WORKER_RUNTIME", "FUNCTIONS_EXTENSION_VERSION", "WEBSITE_RUN_FROM_PACKAGE", "WEBSITE_NODE_DEFAULT_VERSION"]) {
+      for (const banned of [
+        "FUNCTIONS_WORKER_RUNTIME",
+        "FUNCTIONS_EXTENSION_VERSION",
+        "WEBSITE_RUN_FROM_PACKAGE",
+        "WEBSITE_NODE_DEFAULT_VERSION",
+      ]) {
         expect(Object.keys(settings)).not.toContain(banned);
       }
       expect(settings.AUDIT_TABLE_ENDPOINT).toBe("[parameters('auditTableEndpoint')]");
@@ -281,7 +309,10 @@ describe.skipIf(!compiler.bin)("Bicep templates (compiled ARM JSON)", () => {
 
     test("with main.bicep's defaults, the settings pass the app's own loadConfig", () => {
       const settings = appSettings();
-      const fnParams = walk(main()).find((l) => l.symbol === "functionApp")!.resource.properties.parameters as Record<string, { value: unknown }>;
+      const fnParams = walk(main()).find((l) => l.symbol === "functionApp")!.resource.properties.parameters as Record<
+        string,
+        { value: unknown }
+      >;
       const mainDefault = (p: string): unknown => {
         const expr = fnParams[p]?.value;
         const m = /^\[parameters\('(\w+)'\)\]$/.exec(String(expr));
@@ -294,8 +325,10 @@ describe.skipIf(!compiler.bin)("Bicep templates (compiled ARM JSON)", () => {
         "[parameters('identityClientId')]": "00000000-0000-4000-8000-000000000001",
         "[parameters('auditTableEndpoint')]": "https://stexample.table.core.windows.net",
         "[environment().name]": "AzureCloud",
-        "[reference('applicationInsights').ConnectionString]": "InstrumentationKey=00000000-0000-4000-8000-000000000002;IngestionEndpoint=https://example.invalid/",
-        "[format('Authorization=AAD;ClientId={0}', parameters('identityClientId'))]": "Authorization=AAD;ClientId=00000000-0000-4000-8000-000000000001",
+        "[reference('applicationInsights').ConnectionString]":
+          "InstrumentationKey=00000000-0000-4000-8000-000000000002;IngestionEndpoint=https://example.invalid/",
+        "[format('Authorization=AAD;ClientId={0}', parameters('identityClientId'))]":
+          "Authorization=AAD;ClientId=00000000-0000-4000-8000-000000000001",
       };
       const env: Record<string, string> = {};
       for (const { name } of SETTINGS) {
@@ -305,7 +338,8 @@ describe.skipIf(!compiler.bin)("Bicep templates (compiled ARM JSON)", () => {
         if (typeof expr === "string" && expr in runtime) env[name] = runtime[expr];
         else if ((m = /^\[parameters\('(\w+)'\)\]$/.exec(String(expr)))) env[name] = String(mainDefault(m[1]));
         else if ((m = /^\[string\(parameters\('(\w+)'\)\)\]$/.exec(String(expr)))) env[name] = String(mainDefault(m[1]));
-        else if ((m = /^\[if\(parameters\('(\w+)'\), '(\w+)', '(\w+)'\)\]$/.exec(String(expr)))) env[name] = mainDefault(m[1]) ? m[2] : m[3];
+        else if ((m = /^\[if\(parameters\('(\w+)'\), '(\w+)', '(\w+)'\)\]$/.exec(String(expr))))
+          env[name] = mainDefault(m[1]) ? m[2] : m[3];
         else throw new Error(`cannot evaluate app setting ${name} = ${String(expr)}; extend this test`);
       }
       expect(env.AUDIT_SCHEDULE).toBe("0 0 */6 * * *");
@@ -357,7 +391,9 @@ describe.skipIf(!compiler.bin)("Bicep templates (compiled ARM JSON)", () => {
       expect(wb.resource.kind).toBe("shared");
       expect(wb.resource.properties.category).toBe("workbook");
       expect(wb.resource.properties.sourceId).toBe("[resourceId('Microsoft.Insights/components', parameters('applicationInsightsName'))]");
-      const m = /^\[replace\(variables\('([^']+)'\), (?:variables\('([^']+)'\)|'([^']*)'), (.+)\)\]$/.exec(wb.resource.properties.serializedData);
+      const m = /^\[replace\(variables\('([^']+)'\), (?:variables\('([^']+)'\)|'([^']*)'), (.+)\)\]$/.exec(
+        wb.resource.properties.serializedData,
+      );
       expect(m, wb.resource.properties.serializedData).not.toBeNull();
       const content = wbTemplate.variables?.[m![1]] as string;
       const token = m![2] ? wbTemplate.variables?.[m![2]] : m![3];
@@ -379,7 +415,9 @@ describe.skipIf(!compiler.bin)("Bicep templates (compiled ARM JSON)", () => {
       const al = module("alerts");
       const [rule] = ofType(al, "Microsoft.Insights/scheduledQueryRules");
       expect(rule.resource.kind).toBe("LogAlert");
-      expect(rule.resource.properties.scopes).toEqual(["[resourceId('Microsoft.Insights/components', parameters('applicationInsightsName'))]"]);
+      expect(rule.resource.properties.scopes).toEqual([
+        "[resourceId('Microsoft.Insights/components', parameters('applicationInsightsName'))]",
+      ]);
       const crit = rule.resource.properties.criteria.allOf[0];
       expect([crit.timeAggregation, crit.operator, crit.threshold]).toEqual(["Count", "GreaterThan", 0]);
       // Looks back further than it runs (late ingestion), stateful so overlapping windows notify once.
@@ -387,11 +425,13 @@ describe.skipIf(!compiler.bin)("Bicep templates (compiled ARM JSON)", () => {
       expect(rule.resource.properties.autoMitigate).toBe(true);
       const query = String(resolveVariable(crit.query, al)).replace(/\s+/g, " ");
       expect(query).toMatch(/^ ?customEvents \| where name == "FindingChanged"/);
-      expect(query).toContain('status = tostring(customDimensions.status)');
-      expect(query).toContain('change = tostring(customDimensions.change)');
-      expect(query).toContain('severity = tostring(customDimensions.severity)');
-      expect(query).toContain('exempt = tostring(customDimensions.exempt)');
-      expect(query).toContain('where status == "fail" and change in ("new", "changed") and severity in ("high", "critical") and exempt != "true"');
+      expect(query).toContain("status = tostring(customDimensions.status)");
+      expect(query).toContain("change = tostring(customDimensions.change)");
+      expect(query).toContain("severity = tostring(customDimensions.severity)");
+      expect(query).toContain("exempt = tostring(customDimensions.exempt)");
+      expect(query).toContain(
+        'where status == "fail" and change in ("new", "changed") and severity in ("high", "critical") and exempt != "true"',
+      );
     });
 
     test("the alert names only the event and dimensions the telemetry adapter emits", async () => {
@@ -437,9 +477,13 @@ describe.skipIf(!compiler.bin)("Bicep templates (compiled ARM JSON)", () => {
       expect(templateScope(main())).toBe("subscription");
       const [rg] = ofType(main(), "Microsoft.Resources/resourceGroups");
       expect(rg.resource.tags).toBe("[variables('allTags')]");
-      expect(main().variables?.resourceToken).toBe("[toLower(uniqueString(subscription().id, parameters('environmentName'), parameters('location')))]");
+      expect(main().variables?.resourceToken).toBe(
+        "[toLower(uniqueString(subscription().id, parameters('environmentName'), parameters('location')))]",
+      );
       expect(main().variables?.allTags).toMatch(/azd-env-name/);
-      for (const l of walk(main()).filter((x) => x.resource.type === "Microsoft.Resources/deployments" && x.path.length === 0 && x.symbol !== "auditReaders")) {
+      for (const l of walk(main()).filter(
+        (x) => x.resource.type === "Microsoft.Resources/deployments" && x.path.length === 0 && x.symbol !== "auditReaders",
+      )) {
         expect(l.resource.resourceGroup, l.symbol).toBe("[variables('names').resourceGroup]");
       }
     });
@@ -447,8 +491,11 @@ describe.skipIf(!compiler.bin)("Bicep templates (compiled ARM JSON)", () => {
     test("no secrets in outputs, at any level; main outputs are UPPER_SNAKE for azd", () => {
       expect(secretOutputProblems(main())).toEqual([]);
       expect(secretOutputProblems(mg())).toEqual([]);
-      for (const name of [...Object.keys(main().outputs ?? {}), ...Object.keys(mg().outputs ?? {})]) expect(name).toMatch(/^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$/);
-      expect(Object.keys(main().outputs ?? {})).toEqual(expect.arrayContaining(["AZURE_RESOURCE_GROUP", "AZURE_FUNCTION_APP_NAME", "AUDITOR_PRINCIPAL_ID"]));
+      for (const name of [...Object.keys(main().outputs ?? {}), ...Object.keys(mg().outputs ?? {})])
+        expect(name).toMatch(/^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$/);
+      expect(Object.keys(main().outputs ?? {})).toEqual(
+        expect.arrayContaining(["AZURE_RESOURCE_GROUP", "AZURE_FUNCTION_APP_NAME", "AUDITOR_PRINCIPAL_ID"]),
+      );
     });
 
     test("a description on every template, parameter and output", () => {
@@ -457,17 +504,22 @@ describe.skipIf(!compiler.bin)("Bicep templates (compiled ARM JSON)", () => {
         for (const { template, path: p } of templates(t)) {
           const where = `${file} ${p.join("/")}`;
           expect(template.metadata?.description, `${where}: metadata description`).toBeTruthy();
-          for (const [n, v] of Object.entries(template.parameters ?? {})) expect(v.metadata?.description, `${where}: parameter ${n}`).toBeTruthy();
-          for (const [n, v] of Object.entries(template.outputs ?? {})) expect(v.metadata?.description, `${where}: output ${n}`).toBeTruthy();
+          for (const [n, v] of Object.entries(template.parameters ?? {}))
+            expect(v.metadata?.description, `${where}: parameter ${n}`).toBeTruthy();
+          for (const [n, v] of Object.entries(template.outputs ?? {}))
+            expect(v.metadata?.description, `${where}: output ${n}`).toBeTruthy();
         }
       }
     });
 
     test("main.parameters.json names only real parameters and provides every required one", () => {
-      const file = JSON.parse(fs.readFileSync(path.join(INFRA, "main.parameters.json"), "utf8")) as { parameters: Record<string, { value: unknown }> };
+      const file = JSON.parse(fs.readFileSync(path.join(INFRA, "main.parameters.json"), "utf8")) as {
+        parameters: Record<string, { value: unknown }>;
+      };
       const params = main().parameters ?? {};
       for (const name of Object.keys(file.parameters)) expect(Object.keys(params), `main.parameters.json names ${name}`).toContain(name);
-      for (const [name, p] of Object.entries(params)) if (!("defaultValue" in p)) expect(Object.keys(file.parameters), `required ${name}`).toContain(name);
+      for (const [name, p] of Object.entries(params))
+        if (!("defaultValue" in p)) expect(Object.keys(file.parameters), `required ${name}`).toContain(name);
       expect(file.parameters.environmentName.value).toBe("${AZURE_ENV_NAME}");
       expect(file.parameters.location.value).toBe("${AZURE_LOCATION}");
     });

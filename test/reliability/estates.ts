@@ -35,7 +35,10 @@ export function twoSubscriptions(opts: { withoutRoleDefinitionRows?: boolean; si
       return !(opts.withoutRoleDefinitionRows && r.type === "microsoft.authorization/roledefinitions");
     });
   }
-  return parseEstate({ version: 1, description: "two subscriptions", tables: merged, ...(opts.simulation ? { simulation: opts.simulation } : {}) }, "twoSubscriptions");
+  return parseEstate(
+    { version: 1, description: "two subscriptions", tables: merged, ...(opts.simulation ? { simulation: opts.simulation } : {}) },
+    "twoSubscriptions",
+  );
 }
 
 export function withFaults(e: Estate, faults: Record<string, unknown>[], extra: Record<string, unknown> = {}): Estate {

@@ -30,7 +30,8 @@ describe("export -> replay gives identical findings", () => {
     const replay = await auditEstate(replayed, await freshStore("replay"));
     expect(canonical(replay.findings.map(findingJson))).toEqual(canonical(original.findings.map(findingJson)));
     // Rows outside what the audit reads are not exported.
-    const rows = exported.tables.resources.length + exported.tables.resourcecontainers.length + exported.tables.authorizationresources.length;
+    const rows =
+      exported.tables.resources.length + exported.tables.resourcecontainers.length + exported.tables.authorizationresources.length;
     expect(rows).toBeGreaterThan(0);
   });
 

@@ -19,7 +19,13 @@ describe("transient faults are retried and change nothing", () => {
     ["connection resets on Resource Graph", [{ service: "resourcegraph", kind: "reset", count: 2 }]],
     ["a timeout on Resource Graph", [{ service: "resourcegraph", kind: "timeout", timeoutMs: 200, count: 1 }]],
     ["429 without Retry-After", [{ service: "resourcegraph", status: 429, count: 1 }]],
-    ["429 and 503 on the authorization API", [{ service: "authorization", status: 429, retryAfterSeconds: 1, count: 1 }, { service: "authorization", status: 503, count: 1 }]],
+    [
+      "429 and 503 on the authorization API",
+      [
+        { service: "authorization", status: 429, retryAfterSeconds: 1, count: 1 },
+        { service: "authorization", status: 503, count: 1 },
+      ],
+    ],
     ["resets on the authorization API", [{ service: "authorization", kind: "reset", count: 2 }]],
   ];
   const base = twoSubscriptions({ withoutRoleDefinitionRows: true });
@@ -42,7 +48,10 @@ describe("persistent faults make a partial run", () => {
     const store = await freshStore("persist");
     const first = await auditEstate(twoSubscriptions(), store);
     expect(first.run.status).toBe("succeeded");
-    const second = await auditEstate(withFaults(twoSubscriptions(), [{ service: "resourcegraph", status: 500, count: -1, subscriptionId: SUB_B, table: "resources" }]), store);
+    const second = await auditEstate(
+      withFaults(twoSubscriptions(), [{ service: "resourcegraph", status: 500, count: -1, subscriptionId: SUB_B, table: "resources" }]),
+      store,
+    );
     expect(second.run.status).toBe("partial");
     expect(second.run.missed).toContain(`subscription:${SUB_B}`);
     const b = bySub(second.findings, SUB_B);
@@ -65,7 +74,10 @@ describe("persistent faults make a partial run", () => {
 
   test("role definitions that cannot be read make pull rules unknown, never pass", async () => {
     const store = await freshStore("authz");
-    const result = await auditEstate(withFaults(twoSubscriptions({ withoutRoleDefinitionRows: true }), [{ service: "authorization", status: 500, count: -1 }]), store);
+    const result = await auditEstate(
+      withFaults(twoSubscriptions({ withoutRoleDefinitionRows: true }), [{ service: "authorization", status: 500, count: -1 }]),
+      store,
+    );
     expect(result.run.status).toBe("partial");
     expect(result.run.missed.some((m) => m.includes("roleDefinitions"))).toBe(true);
     const pull = result.findings.filter((f) => f.ruleId === "pull.granted");
@@ -76,7 +88,9 @@ describe("persistent faults make a partial run", () => {
   test("Resource Graph failing for everything: the run fails and the stored state is untouched", async () => {
     const store = await freshStore("down");
     const first = await auditEstate(twoSubscriptions(), store);
-    const err = (await auditEstate(withFaults(twoSubscriptions(), [{ service: "resourcegraph", status: 503, count: -1 }]), store).catch((e: unknown) => e)) as AuditError;
+    const err = (await auditEstate(withFaults(twoSubscriptions(), [{ service: "resourcegraph", status: 503, count: -1 }]), store).catch(
+      (e: unknown) => e,
+    )) as AuditError;
     expect(err).toBeInstanceOf(AuditError);
     expect(err.run?.status).toBe("failed");
     const state = await store.loadState("tenant");

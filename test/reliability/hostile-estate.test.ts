@@ -38,8 +38,16 @@ const BASES = ["attached-basic", "firewall-blocks-egress", "private-endpoint-pee
 /** Every path (as keys) to a value inside the tables of an estate. */
 function paths(o: unknown, prefix: (string | number)[] = [], out: (string | number)[][] = [], depth = 0): (string | number)[][] {
   if (depth > 12) return out;
-  if (Array.isArray(o)) o.forEach((v, i) => { out.push([...prefix, i]); paths(v, [...prefix, i], out, depth + 1); });
-  else if (o && typeof o === "object") for (const [k, v] of Object.entries(o)) { out.push([...prefix, k]); paths(v, [...prefix, k], out, depth + 1); }
+  if (Array.isArray(o))
+    o.forEach((v, i) => {
+      out.push([...prefix, i]);
+      paths(v, [...prefix, i], out, depth + 1);
+    });
+  else if (o && typeof o === "object")
+    for (const [k, v] of Object.entries(o)) {
+      out.push([...prefix, k]);
+      paths(v, [...prefix, k], out, depth + 1);
+    }
   return out;
 }
 
@@ -85,21 +93,27 @@ describe("hostile estates", () => {
 
   test("unknown fields anywhere are accepted and ignored", async () => {
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...BASES), fc.nat(), fc.string({ minLength: 1, maxLength: 8 }), fc.anything({ maxDepth: 2 }), async (base, pick, key, value) => {
-        const raw = clone(readCase(base));
-        const expected = statusOf(await audit(clone(raw)));
-        const objects = paths(raw.tables).filter((p) => {
-          let cur: unknown = raw.tables;
-          for (const k of p) cur = (cur as Record<string | number, unknown>)[k];
-          return cur !== null && typeof cur === "object" && !Array.isArray(cur);
-        });
-        const p = objects[pick % objects.length];
-        let target: Record<string, unknown> = raw.tables as Record<string, unknown>;
-        for (const k of p) target = target[k as string] as Record<string, unknown>;
-        const name = `zz_unknown_${key.replace(/[^a-z]/gi, "")}`;
-        target[name] = value;
-        expect(statusOf(await audit(raw))).toEqual(expected);
-      }),
+      fc.asyncProperty(
+        fc.constantFrom(...BASES),
+        fc.nat(),
+        fc.string({ minLength: 1, maxLength: 8 }),
+        fc.anything({ maxDepth: 2 }),
+        async (base, pick, key, value) => {
+          const raw = clone(readCase(base));
+          const expected = statusOf(await audit(clone(raw)));
+          const objects = paths(raw.tables).filter((p) => {
+            let cur: unknown = raw.tables;
+            for (const k of p) cur = (cur as Record<string | number, unknown>)[k];
+            return cur !== null && typeof cur === "object" && !Array.isArray(cur);
+          });
+          const p = objects[pick % objects.length];
+          let target: Record<string, unknown> = raw.tables as Record<string, unknown>;
+          for (const k of p) target = target[k as string] as Record<string, unknown>;
+          const name = `zz_unknown_${key.replace(/[^a-z]/gi, "")}`;
+          target[name] = value;
+          expect(statusOf(await audit(raw))).toEqual(expected);
+        },
+      ),
       { seed: 7, numRuns: 40 },
     );
   });
@@ -107,7 +121,11 @@ describe("hostile estates", () => {
   test("invalid CIDRs in ipRules never make the network path pass", async () => {
     await fc.assert(
       fc.asyncProperty(fc.constantFrom("999.1.1.1", "20.0.0.0/40", "not-an-ip", "", "::1/128", "1.2.3.4/-1", "' or 1=1"), async (bad) => {
-        const raw = clone(readCase("firewall-blocks-egress")) as { tables: { resources: { type: string; name: string; properties: { networkRuleSet: { ipRules: { action: string; value: string }[] } } }[] } };
+        const raw = clone(readCase("firewall-blocks-egress")) as {
+          tables: {
+            resources: { type: string; name: string; properties: { networkRuleSet: { ipRules: { action: string; value: string }[] } } }[];
+          };
+        };
         const reg = raw.tables.resources.find((r) => r.type === "microsoft.containerregistry/registries" && r.name === "payacr")!;
         reg.properties.networkRuleSet.ipRules = [{ action: "Allow", value: bad }];
         const f = (await audit(raw)).find((x) => x.ruleId === "network.path" && x.registryId?.endsWith("/payacr"))!;
@@ -119,9 +137,15 @@ describe("hostile estates", () => {
   });
 
   test("malformed resource IDs in tags and role assignments never grant and never crash", async () => {
-    const raw = clone(readCase("attached-basic")) as { tables: { resources: { type: string; tags: Record<string, string> }[]; authorizationresources: { type: string; properties: Record<string, string> }[] } };
+    const raw = clone(readCase("attached-basic")) as {
+      tables: {
+        resources: { type: string; tags: Record<string, string> }[];
+        authorizationresources: { type: string; properties: Record<string, string> }[];
+      };
+    };
     raw.tables.resources.find((r) => r.type === "microsoft.containerservice/managedclusters")!.tags = {
-      "aks-acr-audit-registries": "/subscriptions//resourceGroups/x;;, ,/subscriptions/not-a-guid/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/ghost;%00'",
+      "aks-acr-audit-registries":
+        "/subscriptions//resourceGroups/x;;, ,/subscriptions/not-a-guid/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/ghost;%00'",
     };
     const ra = raw.tables.authorizationresources.find((r) => r.type === "microsoft.authorization/roleassignments")!;
     ra.properties.scope = "subscriptions-without-slash/../../";

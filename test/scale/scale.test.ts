@@ -43,13 +43,24 @@ describe("generated estates", () => {
     expect(c.roleAssignments / c.clusters).toBeLessThan(6.5);
     expect(c.unrelated).toBeGreaterThan(1000);
     const types = new Set(a.estate.tables.resources.map((r) => r.type));
-    for (const t of ["microsoft.compute/virtualmachines", "microsoft.compute/disks", "microsoft.network/networkinterfaces", "microsoft.storage/storageaccounts", "microsoft.network/natgateways", "microsoft.network/publicipprefixes", "microsoft.network/privatednszones/virtualnetworklinks", "microsoft.containerregistry/registries/replications"]) {
+    for (const t of [
+      "microsoft.compute/virtualmachines",
+      "microsoft.compute/disks",
+      "microsoft.network/networkinterfaces",
+      "microsoft.storage/storageaccounts",
+      "microsoft.network/natgateways",
+      "microsoft.network/publicipprefixes",
+      "microsoft.network/privatednszones/virtualnetworklinks",
+      "microsoft.containerregistry/registries/replications",
+    ]) {
       expect(types, t).toContain(t);
     }
     // The extra network resources come from their own random stream: the rest of the estate is unchanged.
     const extra = generateEstate({ clusters: 300, seed: 7, extraNetwork: 500 });
     expect(extra.estate.tables.resources.length).toBe(a.estate.tables.resources.length + 500);
-    expect(JSON.stringify(extra.estate.tables.resources.slice(0, a.estate.tables.resources.length))).toBe(JSON.stringify(a.estate.tables.resources));
+    expect(JSON.stringify(extra.estate.tables.resources.slice(0, a.estate.tables.resources.length))).toBe(
+      JSON.stringify(a.estate.tables.resources),
+    );
   });
 });
 
@@ -59,7 +70,13 @@ describe("discovery cost", () => {
     const bigger = estateOf({ clusters: 150, seed: 3, extraNetwork: 5000 });
     const types = new Set(bigger.estate.tables.resources.slice(base.estate.tables.resources.length).map((r) => r.type));
     expect([...types].sort()).toEqual(
-      ["microsoft.network/natgateways", "microsoft.network/privatednszones/virtualnetworklinks", "microsoft.network/privateendpoints", "microsoft.network/publicipaddresses", "microsoft.network/virtualnetworks"].sort(),
+      [
+        "microsoft.network/natgateways",
+        "microsoft.network/privatednszones/virtualnetworklinks",
+        "microsoft.network/privateendpoints",
+        "microsoft.network/publicipaddresses",
+        "microsoft.network/virtualnetworks",
+      ].sort(),
     );
     const a = await discoverEstate(base.estate);
     const b = await discoverEstate(bigger.estate);
@@ -85,7 +102,10 @@ describe("discovery cost", () => {
       [b, large],
     ] as const) {
       const rows = relevantRows(g.estate);
-      const needed = ["subscriptions", "clusters", "registries", "roleAssignments", "roleDefinitions", "network", "replications"].reduce((n, k) => n + rows[k], 0);
+      const needed = ["subscriptions", "clusters", "registries", "roleAssignments", "roleDefinitions", "network", "replications"].reduce(
+        (n, k) => n + rows[k],
+        0,
+      );
       // Nearly every row returned is one the audit needs (the only extras: replications of registries
       // no cluster is attached to, read with the registries in one query) ...
       expect(x.simulator.stats.rowsReturned).toBeLessThanOrEqual(needed + Math.ceil(rows.replications * 0.02) + 2);

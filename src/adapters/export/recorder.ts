@@ -37,7 +37,12 @@ export class ExportRecorder {
       sendRequest: async (request, next) => {
         if (request.method === "POST" && typeof request.body === "string") {
           try {
-            const body = JSON.parse(request.body) as { query: string; subscriptions?: string[]; managementGroups?: string[]; options?: Record<string, unknown> };
+            const body = JSON.parse(request.body) as {
+              query: string;
+              subscriptions?: string[];
+              managementGroups?: string[];
+              options?: Record<string, unknown>;
+            };
             if (!body.options?.$skipToken) {
               const rec: RecordedQuery = {
                 query: body.query,

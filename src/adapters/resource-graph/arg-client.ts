@@ -131,7 +131,10 @@ export function renderIdTerms(terms: readonly IdTerm[]): string {
   if (ids.length) parts.push(`id in~ ${kqlList(ids)}`);
   if (names.length) parts.push(`name in~ ${kqlList(names)}`);
   for (const t of terms) {
-    if (t.kind === "group") parts.push(`(subscriptionId =~ ${kql(t.subscriptionId!)} and resourceGroup =~ ${kql(t.resourceGroup!)} and name in~ ${kqlList(t.names)})`);
+    if (t.kind === "group")
+      parts.push(
+        `(subscriptionId =~ ${kql(t.subscriptionId!)} and resourceGroup =~ ${kql(t.resourceGroup!)} and name in~ ${kqlList(t.names)})`,
+      );
   }
   return parts.join(" or ");
 }
@@ -175,7 +178,11 @@ export class ArgQueryRunner {
   }
 
   /** All pages of one request scope. Throws on failure. */
-  async allPages(query: string, scope: { subscriptions?: string[]; managementGroups?: string[] }, scopeFilter?: ScopeFilter): Promise<Record<string, unknown>[]> {
+  async allPages(
+    query: string,
+    scope: { subscriptions?: string[]; managementGroups?: string[] },
+    scopeFilter?: ScopeFilter,
+  ): Promise<Record<string, unknown>[]> {
     const rows: Record<string, unknown>[] = [];
     let skipToken: string | undefined;
     let pages = 0;
@@ -230,7 +237,10 @@ export class ArgQueryRunner {
         return { rows: [], failedSubscriptions: subs.map((s) => s.toLowerCase()), error: err as Error };
       }
       const mid = Math.ceil(subs.length / 2);
-      const [a, b] = await Promise.all([this.bisect(query, subs.slice(0, mid), scopeFilter), this.bisect(query, subs.slice(mid), scopeFilter)]);
+      const [a, b] = await Promise.all([
+        this.bisect(query, subs.slice(0, mid), scopeFilter),
+        this.bisect(query, subs.slice(mid), scopeFilter),
+      ]);
       return { rows: [...a.rows, ...b.rows], failedSubscriptions: [...a.failedSubscriptions, ...b.failedSubscriptions] };
     }
   }

@@ -7,7 +7,18 @@ import type { ResourceGraphClient } from "@azure/arm-resourcegraph";
 import { emptyNetworkFacts, type NetworkFacts, type RoleDefinition } from "../../core/inventory.js";
 import type { AuditScope, DiscoveryPort, DiscoveryStats, NetworkNeeds, Partial as PartialResult, SubjectFilter } from "../../core/ports.js";
 import { normalizeId, parentOf, roleDefinitionGuid, uniqueIds } from "../../core/resource-id.js";
-import { ArgQueryRunner, idTerms, kql, kqlList, mapLimit, MAX_QUERY_CHARS, pack, renderIdTerms, type IdTerm, type QueryResult } from "./arg-client.js";
+import {
+  ArgQueryRunner,
+  idTerms,
+  kql,
+  kqlList,
+  mapLimit,
+  MAX_QUERY_CHARS,
+  pack,
+  renderIdTerms,
+  type IdTerm,
+  type QueryResult,
+} from "./arg-client.js";
 import * as rows from "./rows.js";
 import { text } from "../../core/text.js";
 
@@ -30,7 +41,14 @@ const T = {
 
 /** Columns each network type needs (a packed query projects the union for the types it reads). */
 const NETWORK_COLUMNS: Record<string, string[]> = {
-  [T.vnet]: ["name", "subscriptionId", "resourceGroup", "subnets = properties.subnets", "peerings = properties.virtualNetworkPeerings", "dnsServers = properties.dhcpOptions.dnsServers"],
+  [T.vnet]: [
+    "name",
+    "subscriptionId",
+    "resourceGroup",
+    "subnets = properties.subnets",
+    "peerings = properties.virtualNetworkPeerings",
+    "dnsServers = properties.dhcpOptions.dnsServers",
+  ],
   [T.privateEndpoint]: ["subnetId = tostring(properties.subnet.id)"],
   [T.natGateway]: ["publicIpAddresses = properties.publicIpAddresses", "publicIpPrefixes = properties.publicIpPrefixes"],
   [T.publicIp]: ["ipAddress = tostring(properties.ipAddress)", "ipPrefix = tostring(properties.ipPrefix)"],
@@ -149,7 +167,10 @@ export class ResourceGraphDiscovery implements DiscoveryPort {
   /** Replication rows read with the registries of a full audit, for the `listReplications` that follows. */
   private replicationsRead: { scopeKey: string; rows: Row[]; failedSubscriptions: string[]; error: boolean } | undefined;
 
-  constructor(private readonly clients: DiscoveryClients, opts: { concurrency?: number } = {}) {
+  constructor(
+    private readonly clients: DiscoveryClients,
+    opts: { concurrency?: number } = {},
+  ) {
     this.runner = new ArgQueryRunner(clients.resourceGraph, { concurrency: opts.concurrency ?? 4 });
   }
 
@@ -176,7 +197,14 @@ export class ResourceGraphDiscovery implements DiscoveryPort {
       .filter((s): s is NonNullable<typeof s> => !!s && !seen.has(s.subscriptionId) && !!seen.add(s.subscriptionId));
   }
 
-  private async parsed<T>(query: string, scope: AuditScope, subs: string[], parse: (r: Row) => T | undefined, name: string, filter?: "AtScopeAboveAndBelow"): Promise<PartialResult<T>> {
+  private async parsed<T>(
+    query: string,
+    scope: AuditScope,
+    subs: string[],
+    parse: (r: Row) => T | undefined,
+    name: string,
+    filter?: "AtScopeAboveAndBelow",
+  ): Promise<PartialResult<T>> {
     const res = await this.runner.run(query, scope, subs, filter);
     return this.toPartial(res, parse, name);
   }
@@ -193,13 +221,21 @@ export class ResourceGraphDiscovery implements DiscoveryPort {
       const t = parse(r);
       if (t !== undefined) items.push(t);
     }
-    return { items, failedSubscriptions: res.failedSubscriptions, failedQueries: res.error && !res.failedSubscriptions.length ? [name] : [] };
+    return {
+      items,
+      failedSubscriptions: res.failedSubscriptions,
+      failedQueries: res.error && !res.failedSubscriptions.length ? [name] : [],
+    };
   }
 
   private batchedToPartial<T>(b: Batched, parse: (r: Row) => T | undefined, name: string): PartialResult<T> {
     const subs = new Set<string>();
     for (const set of b.failedSubscriptions.values()) set.forEach((x) => subs.add(x));
-    return this.toPartial({ rows: b.rows, failedSubscriptions: [...subs], error: b.failedFamilies.size ? new Error(name) : undefined }, parse, name);
+    return this.toPartial(
+      { rows: b.rows, failedSubscriptions: [...subs], error: b.failedFamilies.size ? new Error(name) : undefined },
+      parse,
+      name,
+    );
   }
 
   listClusters(scope: AuditScope, subs: string[], filter?: SubjectFilter) {
@@ -214,7 +250,12 @@ export class ResourceGraphDiscovery implements DiscoveryPort {
     const registries: Row[] = [];
     const replications: Row[] = [];
     for (const r of res.rows) (text(r.type).toLowerCase() === T.replication ? replications : registries).push(r);
-    this.replicationsRead = { scopeKey: JSON.stringify([scope, subs]), rows: replications, failedSubscriptions: res.failedSubscriptions, error: !!res.error && !res.failedSubscriptions.length };
+    this.replicationsRead = {
+      scopeKey: JSON.stringify([scope, subs]),
+      rows: replications,
+      failedSubscriptions: res.failedSubscriptions,
+      error: !!res.error && !res.failedSubscriptions.length,
+    };
     return this.toPartial({ ...res, rows: registries }, rows.toRegistry, "registries");
   }
 
@@ -367,7 +408,8 @@ export class ResourceGraphDiscovery implements DiscoveryPort {
     type Unit = { term?: IdTerm; groups?: string[]; chars: number; rows: number };
     const units: Unit[] = idTerms(ids.map((i) => i.id!)).map((term) => ({ term, chars: term.chars, rows: term.ids.length }));
     for (const i of items) if (i.resourceGroup) units.push({ groups: [i.resourceGroup], chars: kql(i.resourceGroup).length + 2, rows: 1 });
-    const itemsOf = (batch: Unit[]): NetworkItem[] => batch.flatMap((u) => (u.term ? u.term.ids.map((id) => byId.get(normalizeId(id))!) : [{ family: "vnets" as const, types: [T.vnet] }]));
+    const itemsOf = (batch: Unit[]): NetworkItem[] =>
+      batch.flatMap((u) => (u.term ? u.term.ids.map((id) => byId.get(normalizeId(id))!) : [{ family: "vnets" as const, types: [T.vnet] }]));
     return this.lookup(units, {
       chars: (u) => u.chars,
       rows: (u) => u.rows,
@@ -381,7 +423,12 @@ export class ResourceGraphDiscovery implements DiscoveryPort {
         const groups = batch.flatMap((u) => u.groups ?? []);
         const parts: string[] = [];
         if (terms.length) parts.push(renderIdTerms(terms));
-        if (groups.length) parts.push(types.length === 1 ? `resourceGroup in~ ${kqlList(groups)}` : `(type =~ ${kql(T.vnet)} and resourceGroup in~ ${kqlList(groups)})`);
+        if (groups.length)
+          parts.push(
+            types.length === 1
+              ? `resourceGroup in~ ${kqlList(groups)}`
+              : `(type =~ ${kql(T.vnet)} and resourceGroup in~ ${kqlList(groups)})`,
+          );
         return networkQuery(types, parts.join(" or "));
       },
     });
@@ -400,7 +447,15 @@ export class ResourceGraphDiscovery implements DiscoveryPort {
     const ipIds = new Set(needs.outboundIpIds.map(normalizeId));
     const dnsLinks = (ids: string[]): Promise<Batched> => {
       const build = (b: string[]) => QUERIES.dnsZoneLinks(needs.privateLinkZone, b);
-      return this.lookup(uniqueIds(ids), { chars: (v) => kql(v).length + 2, rows: () => 1, fixedChars: build([]).length, query: build, families: () => ["network:dnsZoneLinks"], scope, subs });
+      return this.lookup(uniqueIds(ids), {
+        chars: (v) => kql(v).length + 2,
+        rows: () => 1,
+        fixedChars: build([]).length,
+        query: build,
+        families: () => ["network:dnsZoneLinks"],
+        scope,
+        subs,
+      });
     };
     const addLinks = (b: Batched): void => {
       note(b);
@@ -418,7 +473,11 @@ export class ResourceGraphDiscovery implements DiscoveryPort {
     // groups, private endpoints, outbound IPs).
     const round1: NetworkItem[] = [
       ...uniqueIds(needs.vnetIds).map((id) => ({ family: "vnets" as const, types: [T.vnet], id })),
-      ...[...new Set(needs.nodeResourceGroups.map((g) => g.resourceGroup.toLowerCase()))].map((resourceGroup) => ({ family: "vnets" as const, types: [T.vnet], resourceGroup })),
+      ...[...new Set(needs.nodeResourceGroups.map((g) => g.resourceGroup.toLowerCase()))].map((resourceGroup) => ({
+        family: "vnets" as const,
+        types: [T.vnet],
+        resourceGroup,
+      })),
       ...uniqueIds(needs.privateEndpointIds).map((id) => ({ family: "privateEndpoints" as const, types: [T.privateEndpoint], id })),
       ...uniqueIds(needs.outboundIpIds).map((id) => ({ family: "publicIps" as const, types: typesOfIpId(id), id })),
     ];
@@ -465,10 +524,20 @@ export class ResourceGraphDiscovery implements DiscoveryPort {
     const endpointVnets = new Set(facts.privateEndpoints.filter((p) => p.subnetId).map((p) => normalizeId(parentOf(p.subnetId!))));
     const privatePath = facts.vnets
       .filter((v) => !v.dnsServers.length)
-      .filter((v) => endpointVnets.has(normalizeId(v.id)) || v.peerings.some((p) => p.remoteVnetId && (p.peeringState ?? "").toLowerCase() === "connected" && endpointVnets.has(normalizeId(p.remoteVnetId))))
+      .filter(
+        (v) =>
+          endpointVnets.has(normalizeId(v.id)) ||
+          v.peerings.some(
+            (p) => p.remoteVnetId && (p.peeringState ?? "").toLowerCase() === "connected" && endpointVnets.has(normalizeId(p.remoteVnetId)),
+          ),
+      )
       .map((v) => v.id);
     const [second, links] = await Promise.all([
-      this.networkLookup(nats.map((id) => ({ family: "natGateways" as const, types: [T.natGateway], id })), scope, subs),
+      this.networkLookup(
+        nats.map((id) => ({ family: "natGateways" as const, types: [T.natGateway], id })),
+        scope,
+        subs,
+      ),
       dnsLinks(privatePath),
     ]);
     note(second);
@@ -476,9 +545,15 @@ export class ResourceGraphDiscovery implements DiscoveryPort {
     second.rows.forEach(take);
 
     // Round 3: the public IPs and prefixes of those NAT gateways not read yet.
-    const natIps = uniqueIds(facts.natGateways.flatMap((n) => [...n.publicIpAddressIds, ...n.publicIpPrefixIds])).filter((id) => !ipIds.has(normalizeId(id)));
+    const natIps = uniqueIds(facts.natGateways.flatMap((n) => [...n.publicIpAddressIds, ...n.publicIpPrefixIds])).filter(
+      (id) => !ipIds.has(normalizeId(id)),
+    );
     natIps.forEach((id) => ipIds.add(normalizeId(id)));
-    const third = await this.networkLookup(natIps.map((id) => ({ family: "publicIps" as const, types: typesOfIpId(id), id })), scope, subs);
+    const third = await this.networkLookup(
+      natIps.map((id) => ({ family: "publicIps" as const, types: typesOfIpId(id), id })),
+      scope,
+      subs,
+    );
     note(third);
     third.rows.forEach(take);
     return { items: [facts], failedSubscriptions: [], failedQueries: [...failedQueries] };
@@ -495,9 +570,16 @@ export class ResourceGraphDiscovery implements DiscoveryPort {
     if (read) {
       // Read with the registries: the same scope covered every subscription asked for now.
       const covered = new Set((JSON.parse(read.scopeKey) as [AuditScope, string[]])[1].map((s) => s.toLowerCase()));
-      if (JSON.stringify((JSON.parse(read.scopeKey) as [AuditScope, string[]])[0]) === JSON.stringify(scope) && subs.every((s) => covered.has(s.toLowerCase()))) {
+      if (
+        JSON.stringify((JSON.parse(read.scopeKey) as [AuditScope, string[]])[0]) === JSON.stringify(scope) &&
+        subs.every((s) => covered.has(s.toLowerCase()))
+      ) {
         const failed = new Set(read.failedSubscriptions.map((s) => s.toLowerCase()));
-        const res = this.toPartial({ rows: read.rows, failedSubscriptions: subs.filter((s) => failed.has(s.toLowerCase())) }, parse, "replications");
+        const res = this.toPartial(
+          { rows: read.rows, failedSubscriptions: subs.filter((s) => failed.has(s.toLowerCase())) },
+          parse,
+          "replications",
+        );
         if (read.error) res.failedQueries.push("replications");
         return res;
       }

@@ -99,7 +99,12 @@ export class QuotaLimiter {
 
   /** What the limiter has learned (for diagnostics and tests). */
   model(): { capacity?: number; windowMs?: number; minRttMs?: number; unlimited: boolean } {
-    return { capacity: this.capacity, windowMs: this.windowMs, minRttMs: Number.isFinite(this.minRttMs) ? this.minRttMs : undefined, unlimited: this.unlimited };
+    return {
+      capacity: this.capacity,
+      windowMs: this.windowMs,
+      minRttMs: Number.isFinite(this.minRttMs) ? this.minRttMs : undefined,
+      unlimited: this.unlimited,
+    };
   }
 
   private prune(now: number): void {
@@ -277,7 +282,10 @@ function retryAfterMs(response: PipelineResponse): number | undefined {
  * The SDK's retry policy does not retry a 429 without Retry-After and waits without bound otherwise:
  * give every 429/503 a Retry-After within [default, max].
  */
-export function normaliseThrottle(response: PipelineResponse, opts: { maxRetryAfterMs: number; defaultRetryAfterMs: number }): PipelineResponse {
+export function normaliseThrottle(
+  response: PipelineResponse,
+  opts: { maxRetryAfterMs: number; defaultRetryAfterMs: number },
+): PipelineResponse {
   if (response.status !== 429 && response.status !== 503) return response;
   const ra = retryAfterMs(response);
   const wanted = Math.min(ra ?? opts.defaultRetryAfterMs, opts.maxRetryAfterMs);
@@ -290,7 +298,10 @@ export function normaliseThrottle(response: PipelineResponse, opts: { maxRetryAf
 }
 
 /** A policy that caps Retry-After on any ARM client (authorization API), without the quota logic. */
-export function throttleCapPolicy(opts: { maxRetryAfterMs: number; defaultRetryAfterMs: number }, counter?: { throttled: number; requests: number }): PipelinePolicy {
+export function throttleCapPolicy(
+  opts: { maxRetryAfterMs: number; defaultRetryAfterMs: number },
+  counter?: { throttled: number; requests: number },
+): PipelinePolicy {
   return {
     name: "throttleCapPolicy",
     sendRequest: async (request, next) => {

@@ -25,10 +25,22 @@ import { nameOf, parentOf, roleDefinitionGuid, subscriptionOf } from "../../core
 type Row = Record<string, unknown>;
 
 export const str = (v: unknown): string | undefined => (typeof v === "string" && v.length > 0 ? v : undefined);
-const bool = (v: unknown): boolean | undefined => (typeof v === "boolean" ? v : typeof v === "string" ? (v.toLowerCase() === "true" ? true : v.toLowerCase() === "false" ? false : undefined) : undefined);
+const bool = (v: unknown): boolean | undefined =>
+  typeof v === "boolean"
+    ? v
+    : typeof v === "string"
+      ? v.toLowerCase() === "true"
+        ? true
+        : v.toLowerCase() === "false"
+          ? false
+          : undefined
+      : undefined;
 const obj = (v: unknown): Row => (v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Row) : {});
 const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
-const ids = (v: unknown): string[] => arr(v).map((x) => str(obj(x).id)).filter((x): x is string => !!x);
+const ids = (v: unknown): string[] =>
+  arr(v)
+    .map((x) => str(obj(x).id))
+    .filter((x): x is string => !!x);
 
 export function tagsOf(v: unknown): Record<string, string> {
   const out: Record<string, string> = {};
@@ -155,7 +167,12 @@ export function toVnet(r: Row): VirtualNetwork | undefined {
       .map(obj)
       .map((p) => {
         const props = obj(p.properties);
-        return { id: str(p.id) ?? "", name: str(p.name) ?? "", remoteVnetId: str(obj(props.remoteVirtualNetwork).id), peeringState: str(props.peeringState) };
+        return {
+          id: str(p.id) ?? "",
+          name: str(p.name) ?? "",
+          remoteVnetId: str(obj(props.remoteVirtualNetwork).id),
+          peeringState: str(props.peeringState),
+        };
       }),
     dnsServers: arr(r.dnsServers).filter((x): x is string => typeof x === "string" && x.length > 0),
   };

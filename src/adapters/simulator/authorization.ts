@@ -40,11 +40,7 @@ export function routeSubscription(route: AuthorizationRoute): string | undefined
   return subscriptionOf(route.scope);
 }
 
-type Clause =
-  | { k: "atScope" }
-  | { k: "principalId"; v: string }
-  | { k: "roleName"; v: string }
-  | { k: "type"; v: string };
+type Clause = { k: "atScope" } | { k: "principalId"; v: string } | { k: "roleName"; v: string } | { k: "type"; v: string };
 
 /** Parses an OData `$filter` of `and`-joined clauses the authorization API supports. */
 function parseFilter(filter: string, allowed: Clause["k"][]): Clause[] | string {
@@ -188,7 +184,8 @@ export function answerAuthorization(route: AuthorizationRoute, ctx: Authorizatio
     return { status: 200, body: assignmentResource(found) };
   }
   const clauses = filterText ? parseFilter(filterText, ["atScope", "principalId"]) : [];
-  if (typeof clauses === "string") return unsupportedFilter(clauses, "atScope(), principalId eq '...', assignedTo('...'), joined with 'and'");
+  if (typeof clauses === "string")
+    return unsupportedFilter(clauses, "atScope(), principalId eq '...', assignedTo('...'), joined with 'and'");
   const atScopeOnly = clauses.some((c) => c.k === "atScope");
   const principals = clauses.filter((c) => c.k === "principalId").map((c) => (c as { v: string }).v.toLowerCase());
   const items = index.roleAssignments

@@ -30,7 +30,12 @@ function role(name: string, roleName: string, description: string, p: Partial<Ro
     type: "BuiltInRole",
     assignableScopes: ["/"],
     permissions: [
-      { actions: p.actions ?? [], notActions: p.notActions ?? [], dataActions: p.dataActions ?? [], notDataActions: p.notDataActions ?? [] },
+      {
+        actions: p.actions ?? [],
+        notActions: p.notActions ?? [],
+        dataActions: p.dataActions ?? [],
+        notDataActions: p.notDataActions ?? [],
+      },
     ],
   };
 }

@@ -94,15 +94,40 @@ export class EstateIndex {
     }
 
     const index = (table: TableName): IndexedRow[] => t[table].map((row) => ({ row, place: this.placeOf(table, row) }));
-    this.rows = { resources: index("resources"), resourcecontainers: index("resourcecontainers"), authorizationresources: index("authorizationresources") };
+    this.rows = {
+      resources: index("resources"),
+      resourcecontainers: index("resourcecontainers"),
+      authorizationresources: index("authorizationresources"),
+    };
 
-    const standard = ["id", "name", "type", "tenantId", "kind", "location", "resourceGroup", "subscriptionId", "managedBy", "sku", "plan", "properties", "tags", "identity", "zones", "extendedLocation"];
+    const standard = [
+      "id",
+      "name",
+      "type",
+      "tenantId",
+      "kind",
+      "location",
+      "resourceGroup",
+      "subscriptionId",
+      "managedBy",
+      "sku",
+      "plan",
+      "properties",
+      "tags",
+      "identity",
+      "zones",
+      "extendedLocation",
+    ];
     const columnsOf = (table: TableName): string[] => {
       const cols = new Set(standard);
       for (const row of t[table]) for (const k of Object.keys(row)) cols.add(k);
       return [...cols];
     };
-    this.columns = { resources: columnsOf("resources"), resourcecontainers: columnsOf("resourcecontainers"), authorizationresources: columnsOf("authorizationresources") };
+    this.columns = {
+      resources: columnsOf("resources"),
+      resourcecontainers: columnsOf("resourcecontainers"),
+      authorizationresources: columnsOf("authorizationresources"),
+    };
 
     for (const { row, place } of this.rows.authorizationresources) {
       if (row.type === "microsoft.authorization/roleassignments") {

@@ -123,8 +123,7 @@ function checkLimits(value: unknown, source: string): void {
       return;
     }
     if (typeof v !== "object" || v === null) return;
-    if (depth >= ESTATE_LIMITS.maxDepth)
-      throw new EstateError(source, path, `nested deeper than ${ESTATE_LIMITS.maxDepth} levels`);
+    if (depth >= ESTATE_LIMITS.maxDepth) throw new EstateError(source, path, `nested deeper than ${ESTATE_LIMITS.maxDepth} levels`);
     if (Array.isArray(v)) {
       for (let i = 0; i < v.length; i++) walk(v[i], childPath(path, i), depth + 1);
       return;
@@ -182,7 +181,10 @@ function jsonSyntaxProblem(text: string, err: unknown): string {
       col = 1;
     } else col++;
   }
-  const reason = message.replace(/\s*\(line \d+ column \d+\)/, "").replace(/\s+in JSON at position \d+/, "").slice(0, 200);
+  const reason = message
+    .replace(/\s*\(line \d+ column \d+\)/, "")
+    .replace(/\s+in JSON at position \d+/, "")
+    .slice(0, 200);
   return `not valid JSON at line ${line} column ${col} (position ${pos}): ${reason}`;
 }
 
@@ -288,13 +290,13 @@ export function parseEstate(json: unknown, source: string): Estate {
   }
   if (json.cloud !== undefined && !(CLOUD_NAMES as readonly unknown[]).includes(json.cloud))
     fail("$.cloud", `expected one of ${CLOUD_NAMES.join(", ")}`);
-  if (!isObject(json.tables)) return fail("$.tables", `expected an object, found ${json.tables === undefined ? "nothing" : describe(json.tables)}`);
+  if (!isObject(json.tables))
+    return fail("$.tables", `expected an object, found ${json.tables === undefined ? "nothing" : describe(json.tables)}`);
 
   const tables: Estate["tables"] = { resources: [], resourcecontainers: [], authorizationresources: [] };
   for (const [name, rowsValue] of Object.entries(json.tables)) {
     const tablePath = childPath("$.tables", name);
-    if (!(TABLE_NAMES as readonly string[]).includes(name))
-      fail(tablePath, `unknown table (expected ${TABLE_NAMES.join(", ")})`);
+    if (!(TABLE_NAMES as readonly string[]).includes(name)) fail(tablePath, `unknown table (expected ${TABLE_NAMES.join(", ")})`);
     if (!Array.isArray(rowsValue)) fail(tablePath, `expected an array of rows, found ${describe(rowsValue)}`);
     const rows: Row[] = [];
     const seen = new Map<string, string>();
@@ -339,12 +341,7 @@ function isInt(v: unknown): v is number {
  * Validates simulation settings (from an estate, or constructor overrides when `partial`); returns only the
  * fields that were given. Keys present with the value `undefined` are kept (an override may unset `quota`).
  */
-export function validateSimulation(
-  value: unknown,
-  source: string,
-  path = "$.simulation",
-  partial = true,
-): Partial<SimulationSettings> {
+export function validateSimulation(value: unknown, source: string, path = "$.simulation", partial = true): Partial<SimulationSettings> {
   const fail = (p: string, problem: string): never => {
     throw new EstateError(source, p, problem);
   };
@@ -386,8 +383,7 @@ function validateFault(value: unknown, source: string, path: string): Simulation
   };
   if (!isObject(value)) return fail(path, `expected an object, found ${describe(value)}`);
   const service = value.service;
-  if (!FAULT_SERVICES.includes(service as FaultService))
-    fail(`${path}.service`, `expected one of ${FAULT_SERVICES.join(", ")}`);
+  if (!FAULT_SERVICES.includes(service as FaultService)) fail(`${path}.service`, `expected one of ${FAULT_SERVICES.join(", ")}`);
   const fault: SimulationFault = { service: service as FaultService };
   if (value.kind !== undefined) {
     if (!FAULT_KINDS.includes(value.kind as FaultKind)) fail(`${path}.kind`, `expected one of ${FAULT_KINDS.join(", ")}`);
@@ -395,15 +391,13 @@ function validateFault(value: unknown, source: string, path: string): Simulation
   }
   const kind = fault.kind ?? "status";
   if (value.status !== undefined) {
-    if (!isInt(value.status) || value.status < 400 || value.status > 599)
-      fail(`${path}.status`, "expected an HTTP status from 400 to 599");
+    if (!isInt(value.status) || value.status < 400 || value.status > 599) fail(`${path}.status`, "expected an HTTP status from 400 to 599");
     fault.status = value.status as number;
   } else if (kind === "status") {
     fail(`${path}.status`, 'required when kind is "status" (expected an HTTP status from 400 to 599)');
   }
   if (value.retryAfterSeconds !== undefined) {
-    if (!isInt(value.retryAfterSeconds) || value.retryAfterSeconds < 0)
-      fail(`${path}.retryAfterSeconds`, "expected an integer >= 0");
+    if (!isInt(value.retryAfterSeconds) || value.retryAfterSeconds < 0) fail(`${path}.retryAfterSeconds`, "expected an integer >= 0");
     fault.retryAfterSeconds = value.retryAfterSeconds as number;
   }
   if (value.count !== undefined) {

@@ -180,18 +180,7 @@ class Lexer {
 
 type Literal = string | number | boolean;
 type CmpOp =
-  | "=="
-  | "!="
-  | "=~"
-  | "!~"
-  | "contains"
-  | "!contains"
-  | "startswith"
-  | "!startswith"
-  | "endswith"
-  | "!endswith"
-  | "has"
-  | "!has";
+  "==" | "!=" | "=~" | "!~" | "contains" | "!contains" | "startswith" | "!startswith" | "endswith" | "!endswith" | "has" | "!has";
 type InOp = "in" | "!in" | "in~" | "!in~";
 type FnName = "tostring" | "tolower" | "toupper" | "isnotempty" | "isempty" | "isnull" | "isnotnull";
 type ValueType = "bool" | "string" | "number" | "dynamic";
@@ -326,7 +315,11 @@ class Parser {
     if (first.kind !== "ident") this.error(`expected a table name but found ${show(first)}`, first.pos);
     const table = first.text.toLowerCase();
     if (!(TABLE_NAMES as readonly string[]).includes(table)) {
-      if (OTHER_OPERATORS.has(first.text)) this.error(`'${first.text}' statements are not supported; start the query with a table name (${TABLE_NAMES.join(", ")})`, first.pos);
+      if (OTHER_OPERATORS.has(first.text))
+        this.error(
+          `'${first.text}' statements are not supported; start the query with a table name (${TABLE_NAMES.join(", ")})`,
+          first.pos,
+        );
       this.error(`table '${first.text}' is not served by the simulator (tables: ${TABLE_NAMES.join(", ")})`, first.pos);
     }
     this.next();
@@ -407,8 +400,7 @@ class Parser {
 
   private parseAssignment(op: string): NamedExpr {
     const t = this.tok;
-    if (t.kind !== "ident" || !this.isOp("=", this.peek()))
-      this.error(`expected 'name = expression' in ${op} but found ${show(t)}`, t.pos);
+    if (t.kind !== "ident" || !this.isOp("=", this.peek())) this.error(`expected 'name = expression' in ${op} but found ${show(t)}`, t.pos);
     this.next();
     this.next();
     return { name: t.text, e: this.parseExpr() };
@@ -418,8 +410,7 @@ class Parser {
     const t = this.tok;
     if (t.kind === "ident" && this.isOp("=", this.peek())) return this.parseAssignment("project");
     const e = this.parseExpr();
-    if (e.k !== "path")
-      this.error("a projected expression needs a name: write 'name = expression'", t.pos);
+    if (e.k !== "path") this.error("a projected expression needs a name: write 'name = expression'", t.pos);
     const name = [e.root, ...e.steps.map(String)].join("_");
     return { name, e };
   }
@@ -457,7 +448,8 @@ class Parser {
     if (
       (t.kind === "op" && ["<", ">", "<=", ">=", "<>", "+", "-", "*", "/", "%", "=", ":"].includes(t.text)) ||
       (t.kind === "op" && t.text.startsWith("!") && t.text.length > 2) ||
-      (t.kind === "ident" && /^(contains_cs|startswith_cs|endswith_cs|has_cs|hasprefix|hassuffix|has_any|has_all|matches|like|between)$/.test(t.text))
+      (t.kind === "ident" &&
+        /^(contains_cs|startswith_cs|endswith_cs|has_cs|hasprefix|hassuffix|has_any|has_all|matches|like|between)$/.test(t.text))
     ) {
       this.error(`operator '${t.text}' is not supported`, t.pos);
     }
@@ -551,7 +543,8 @@ class Parser {
       if (args.length !== 1) this.error(`not() takes 1 argument, found ${args.length}`, t.pos);
       return { k: "not", e: args[0], pos: t.pos };
     }
-    if (!(t.text in FUNCTIONS)) this.error(`function '${t.text}' is not supported (supported: not, ${Object.keys(FUNCTIONS).join(", ")})`, t.pos);
+    if (!(t.text in FUNCTIONS))
+      this.error(`function '${t.text}' is not supported (supported: not, ${Object.keys(FUNCTIONS).join(", ")})`, t.pos);
     if (args.length !== 1) this.error(`${t.text}() takes 1 argument, found ${args.length}`, t.pos);
     return { k: "call", fn: t.text as FnName, arg: args[0], pos: t.pos };
   }
@@ -593,8 +586,7 @@ function typeCheck(
         return "bool";
       case "and":
       case "or":
-        for (const side of [e.l, e.r])
-          if (typeOf(side) !== "bool") error(`the operands of '${e.k}' must be boolean expressions`, side.pos);
+        for (const side of [e.l, e.r]) if (typeOf(side) !== "bool") error(`the operands of '${e.k}' must be boolean expressions`, side.pos);
         return "bool";
       case "not":
         if (typeOf(e.e) !== "bool") error("not() expects a boolean expression", e.e.pos);
@@ -661,7 +653,8 @@ export function compileQuery(text: string, columnsOf: (table: TableName) => read
     const { line, column } = positionOf(text, pos);
     throw new KqlError(problem, pos, line, column);
   };
-  if (text.length > MAX_QUERY_LENGTH) error(`the query is ${text.length} characters long; the limit is ${MAX_QUERY_LENGTH}`, MAX_QUERY_LENGTH);
+  if (text.length > MAX_QUERY_LENGTH)
+    error(`the query is ${text.length} characters long; the limit is ${MAX_QUERY_LENGTH}`, MAX_QUERY_LENGTH);
   const lexer = new Lexer(text, error);
   const parsed = new Parser(lexer.tokens, error).parseQuery();
   const { columns, wholeRows } = typeCheck(parsed, columnsOf(parsed.table), error);

@@ -87,7 +87,9 @@ export function prepareResourceGraph(bodyText: string | undefined, index: Estate
       return badRequest("resultFormat 'table' is not supported by the ARM simulator; use 'objectArray'.");
   }
   if (opts.authorizationScopeFilter !== undefined && opts.authorizationScopeFilter !== null) {
-    const f = SCOPE_FILTERS.find((s) => typeof opts.authorizationScopeFilter === "string" && s.toLowerCase() === opts.authorizationScopeFilter.toLowerCase());
+    const f = SCOPE_FILTERS.find(
+      (s) => typeof opts.authorizationScopeFilter === "string" && s.toLowerCase() === opts.authorizationScopeFilter.toLowerCase(),
+    );
     if (!f) return badRequest(`'authorizationScopeFilter' must be one of ${SCOPE_FILTERS.join(", ")}.`);
     req.scopeFilter = f;
   }

@@ -13,7 +13,13 @@ export interface ArmErrorDetail {
 }
 
 /** An ARM error response: `{"error":{"code","message","details"?}}`. */
-export function armError(status: number, code: string, message: string, details?: ArmErrorDetail[], headers?: Record<string, string>): SimResponse {
+export function armError(
+  status: number,
+  code: string,
+  message: string,
+  details?: ArmErrorDetail[],
+  headers?: Record<string, string>,
+): SimResponse {
   const error: Record<string, unknown> = { code, message };
   if (details) error.details = details;
   return { status, body: { error }, headers };
@@ -59,9 +65,20 @@ export function decodeToken(token: string, binding: string): { offset: number } 
     return { problem: "the continuation token is malformed" };
   }
   const t = parsed as { v?: unknown; o?: unknown; b?: unknown; m?: unknown };
-  if (t === null || typeof t !== "object" || t.v !== 1 || !Number.isInteger(t.o) || (t.o as number) < 0 || typeof t.b !== "string" || typeof t.m !== "string")
+  if (
+    t === null ||
+    typeof t !== "object" ||
+    t.v !== 1 ||
+    !Number.isInteger(t.o) ||
+    (t.o as number) < 0 ||
+    typeof t.b !== "string" ||
+    typeof t.m !== "string"
+  )
     return { problem: "the continuation token is malformed" };
-  const mac = createHmac("sha256", TOKEN_KEY).update(`${t.o as number}|${t.b}`).digest("hex").slice(0, 32);
+  const mac = createHmac("sha256", TOKEN_KEY)
+    .update(`${t.o as number}|${t.b}`)
+    .digest("hex")
+    .slice(0, 32);
   if (mac !== t.m) return { problem: "the continuation token was not issued by this service" };
   if (t.b !== binding) return { problem: "the continuation token belongs to a different query or scope" };
   return { offset: t.o as number };

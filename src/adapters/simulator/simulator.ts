@@ -6,13 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { Readable } from "node:stream";
 import type { AccessToken, TokenCredential } from "@azure/core-auth";
-import {
-  createHttpHeaders,
-  RestError,
-  type HttpClient,
-  type PipelineRequest,
-  type PipelineResponse,
-} from "@azure/core-rest-pipeline";
+import { createHttpHeaders, RestError, type HttpClient, type PipelineRequest, type PipelineResponse } from "@azure/core-rest-pipeline";
 import { subscriptionOf } from "../../core/resource-id.js";
 import { answerAuthorization, matchAuthorizationRoute } from "./authorization.js";
 import { validateSimulation, type Estate, type SimulationFault, type SimulationSettings, type TableName } from "./estate.js";
@@ -174,7 +168,11 @@ export class ArmSimulator implements HttpClient {
     if (!/^Bearer\s+\S/i.test(request.headers.get("authorization") ?? "")) {
       answer = armError(401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.");
     } else if (service === undefined) {
-      answer = armError(404, "NotFound", `The ARM simulator has no route for ${method} ${path} (it serves Resource Graph queries and Microsoft.Authorization role definitions and role assignments).`);
+      answer = armError(
+        404,
+        "NotFound",
+        `The ARM simulator has no route for ${method} ${path} (it serves Resource Graph queries and Microsoft.Authorization role definitions and role assignments).`,
+      );
     } else {
       const fault = this.pickFault(service, subs, table);
       if (fault) {
@@ -216,7 +214,12 @@ export class ArmSimulator implements HttpClient {
           429,
           "RateLimiting",
           "Client application has been throttled and should not attempt to repeat the request until an amount of time has elapsed. Please see https://aka.ms/resourcegraph-throttling for help.",
-          [{ code: "RateLimiting", message: `Quota of ${this.settings.quota!.requests} requests per ${this.settings.quota!.windowSeconds} s exceeded (ARM simulator).` }],
+          [
+            {
+              code: "RateLimiting",
+              message: `Quota of ${this.settings.quota!.requests} requests per ${this.settings.quota!.windowSeconds} s exceeded (ARM simulator).`,
+            },
+          ],
           quota.headers,
         );
       }
@@ -230,9 +233,16 @@ export class ArmSimulator implements HttpClient {
       }
       return { ...response, headers: { ...response.headers, ...quota.headers } };
     }
-    if (method !== "GET") return armError(405, "MethodNotAllowed", `The ARM simulator is read-only: ${method} is not supported on ${path}.`);
+    if (method !== "GET")
+      return armError(405, "MethodNotAllowed", `The ARM simulator is read-only: ${method} is not supported on ${path}.`);
     if (!apiVersion) return missingApiVersion();
-    return answerAuthorization(authRoute!, { index: this.index, pageSize: this.settings.pageSize, origin: url.origin, path, search: url.searchParams });
+    return answerAuthorization(authRoute!, {
+      index: this.index,
+      pageSize: this.settings.pageSize,
+      origin: url.origin,
+      path,
+      search: url.searchParams,
+    });
   }
 
   /** The first fault (in order) that matches this request and has uses left; counts the use. */

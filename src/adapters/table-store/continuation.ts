@@ -70,6 +70,7 @@ export function decodeCursor(token: unknown, secret: Buffer, hash: string, reads
   if (o.h !== hash) throw invalid("issued for another scope or query");
   if (typeof o.p !== "number" || !Number.isInteger(o.p) || o.p < 0 || o.p >= reads) throw invalid("read index out of range");
   if (typeof o.g !== "number" || !Number.isInteger(o.g) || o.g < 0) throw invalid("bad generation");
-  if (o.a !== undefined && (typeof o.a !== "string" || o.a.length === 0 || o.a.length > 1024 || !/^[\x21-\x7e]+$/.test(o.a))) throw invalid("bad resume key");
+  if (o.a !== undefined && (typeof o.a !== "string" || o.a.length === 0 || o.a.length > 1024 || !/^[\x21-\x7e]+$/.test(o.a)))
+    throw invalid("bad resume key");
   return { partition: o.p, generation: o.g, ...(typeof o.a === "string" ? { after: o.a } : {}) };
 }

@@ -7,8 +7,7 @@ import path from "node:path";
 
 /** Azurite's well-known development account (public, documented; not a secret). */
 export const AZURITE_ACCOUNT = "devstoreaccount1";
-export const AZURITE_KEY =
-  "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+export const AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
 export interface EmbeddedAzurite {
   /** `http://127.0.0.1:<port>/devstoreaccount1` */
@@ -33,7 +32,8 @@ export async function startEmbeddedAzurite(opts: { dataDir?: string; port?: numb
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const TableServer = (require("azurite/dist/src/table/TableServer.js") as { default: new (config: unknown) => AzuriteServer }).default;
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const TableConfiguration = (require("azurite/dist/src/table/TableConfiguration.js") as { default: new (...args: unknown[]) => unknown }).default;
+  const TableConfiguration = (require("azurite/dist/src/table/TableConfiguration.js") as { default: new (...args: unknown[]) => unknown })
+    .default;
   let dbPath = "__azurite_table_memory__.json";
   const memory = !opts.dataDir;
   if (opts.dataDir) {

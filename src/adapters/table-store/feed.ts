@@ -46,7 +46,12 @@ export interface FeedEntry {
  * The feed entities of `entries` for `runId` in `partitionKey`: none when there are no entries. Entries
  * are ordered by row key and, like upserts of one row, a later entry with the same row key wins.
  */
-export async function buildFeed(scopeKey: string, runId: string, partitionKey: string, entries: FeedEntry[]): Promise<Record<string, unknown>[]> {
+export async function buildFeed(
+  scopeKey: string,
+  runId: string,
+  partitionKey: string,
+  entries: FeedEntry[],
+): Promise<Record<string, unknown>[]> {
   if (entries.length === 0) return [];
   const byRow = new Map<string, string>();
   for (const e of entries) byRow.set(e.rowKey, e.json);

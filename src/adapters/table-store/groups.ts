@@ -80,7 +80,10 @@ export async function packGroup(group: string, items: Item[], maxBytes = GROUP_S
     if (out.every((b) => b.length <= maxBytes)) return out;
     // An item too large alone can never fit; once parts reach the item count every run is one item.
     if (runs.some((run, i) => run.length === 1 && out[i].length > maxBytes)) {
-      throw new TableStoreError("InvalidArgument", `an item of group ${group} is too large to store (${Math.max(...out.map((b) => b.length))} bytes compressed)`);
+      throw new TableStoreError(
+        "InvalidArgument",
+        `an item of group ${group} is too large to store (${Math.max(...out.map((b) => b.length))} bytes compressed)`,
+      );
     }
   }
 }

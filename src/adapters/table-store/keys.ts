@@ -184,13 +184,25 @@ export const keys = {
     const c = idPart(f.clusterId);
     const r = idPart(f.registryId);
     const out: CopyAddress[] = [
-      { partitionKey: keys.statusPartition(scopeKey, f.status, f.severity), group: groupOf(c || r, STATUS_GROUPS), rowKey: keys.findingRow(f) },
+      {
+        partitionKey: keys.statusPartition(scopeKey, f.status, f.severity),
+        group: groupOf(c || r, STATUS_GROUPS),
+        rowKey: keys.findingRow(f),
+      },
     ];
     if (f.clusterId) {
-      out.push({ partitionKey: keys.clusterPartition(scopeKey, f.clusterId), group: groupOf(c, SUBJECT_GROUPS), rowKey: joinKey(subjectTag(c), rulePart(f.ruleId), subjectTag(r)) });
+      out.push({
+        partitionKey: keys.clusterPartition(scopeKey, f.clusterId),
+        group: groupOf(c, SUBJECT_GROUPS),
+        rowKey: joinKey(subjectTag(c), rulePart(f.ruleId), subjectTag(r)),
+      });
     }
     if (f.registryId) {
-      out.push({ partitionKey: keys.registryPartition(scopeKey, f.registryId), group: groupOf(r, SUBJECT_GROUPS), rowKey: joinKey(subjectTag(r), rulePart(f.ruleId), subjectTag(c)) });
+      out.push({
+        partitionKey: keys.registryPartition(scopeKey, f.registryId),
+        group: groupOf(r, SUBJECT_GROUPS),
+        rowKey: joinKey(subjectTag(r), rulePart(f.ruleId), subjectTag(c)),
+      });
     }
     return out;
   },
@@ -200,7 +212,11 @@ export const keys = {
   },
   /** Where an attachment lives (its row is `keys.attachmentRow`). */
   attachmentCopy(scopeKey: string, attachmentRow: string): CopyAddress {
-    return { partitionKey: keys.attachmentPartition(scopeKey, attachmentRow), group: groupOf(attachmentRow, SUBJECT_GROUPS), rowKey: attachmentRow };
+    return {
+      partitionKey: keys.attachmentPartition(scopeKey, attachmentRow),
+      group: groupOf(attachmentRow, SUBJECT_GROUPS),
+      rowKey: attachmentRow,
+    };
   },
   attachmentPrefix(scopeKey: string): string {
     return `${scopePart(scopeKey)}|a|`;

@@ -21,8 +21,7 @@ function raw(e: TableEntityResult<Record<string, unknown>>): RawEntity {
 
 /** One write of a commit plan: an upsert (Replace) or a delete, addressed by table, partition and row. */
 export type WriteOp =
-  | { kind: "upsert"; entity: TableEntity<Record<string, unknown>> }
-  | { kind: "delete"; partitionKey: string; rowKey: string };
+  { kind: "upsert"; entity: TableEntity<Record<string, unknown>> } | { kind: "delete"; partitionKey: string; rowKey: string };
 
 export function statusOf(e: unknown): number | undefined {
   const s = (e as { statusCode?: unknown })?.statusCode;
@@ -200,9 +199,7 @@ export class CountedTable {
   /** Submits one partition's batch as an entity group transaction. */
   async submit(batch: WriteOp[]): Promise<void> {
     const actions: TransactionAction[] = batch.map((op) =>
-      op.kind === "delete"
-        ? ["delete", { partitionKey: op.partitionKey, rowKey: op.rowKey }]
-        : ["upsert", op.entity, "Replace"],
+      op.kind === "delete" ? ["delete", { partitionKey: op.partitionKey, rowKey: op.rowKey }] : ["upsert", op.entity, "Replace"],
     );
     this.counter.operations += batch.length;
     this.counter.entityWrites += batch.length;

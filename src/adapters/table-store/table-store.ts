@@ -43,7 +43,18 @@ import {
   visibleSlot,
   type View,
 } from "./codec.js";
-import { GROUP_SLOT_BYTES, chunkProps, groupOfRow, groupRange, groupRow, joinParts, packGroup, unpackPart, type GroupPart, type Item } from "./groups.js";
+import {
+  GROUP_SLOT_BYTES,
+  chunkProps,
+  groupOfRow,
+  groupRange,
+  groupRow,
+  joinParts,
+  packGroup,
+  unpackPart,
+  type GroupPart,
+  type Item,
+} from "./groups.js";
 import { decodeCursor, encodeCursor, queryHash, type QueryCursor } from "./continuation.js";
 import {
   SNAPSHOT_FORMAT,
@@ -137,7 +148,10 @@ export const DEFAULT_TABLE_PREFIX = "acraudit";
 /** Table names derived from a prefix. */
 export function tableNames(prefix = DEFAULT_TABLE_PREFIX): { findings: string; runs: string; state: string } {
   if (!/^[A-Za-z][A-Za-z0-9]{0,57}$/.test(prefix)) {
-    throw new TableStoreError("InvalidArgument", `Invalid table prefix "${prefix}": letters and digits, starting with a letter, at most 58`);
+    throw new TableStoreError(
+      "InvalidArgument",
+      `Invalid table prefix "${prefix}": letters and digits, starting with a letter, at most 58`,
+    );
   }
   return { findings: `${prefix}findings`, runs: `${prefix}runs`, state: `${prefix}state` };
 }
@@ -157,7 +171,8 @@ export async function createTableStoreFromConnectionString(
 ): Promise<TableAuditStore> {
   const names = tableNames(opts.tablePrefix);
   const insecure =
-    opts.allowInsecureConnection ?? (/TableEndpoint=http:\/\//i.test(connectionString) || /UseDevelopmentStorage=true/i.test(connectionString));
+    opts.allowInsecureConnection ??
+    (/TableEndpoint=http:\/\//i.test(connectionString) || /UseDevelopmentStorage=true/i.test(connectionString));
   const clientOptions = sdkOptions(opts, insecure);
   const make = (table: string) => TableClient.fromConnectionString(connectionString, table, clientOptions);
   return TableAuditStore.open(make(names.findings), make(names.runs), make(names.state), opts);
@@ -478,7 +493,10 @@ export class TableAuditStore implements AuditStore {
       // One commit writes every part of a packing: parts of different generations are not one packing.
       const gen = g.parts[0].gen;
       if (g.parts.some((p) => p.gen !== gen)) {
-        throw new TableStoreError("CorruptData", `Findings group ${g.partitionKey} / ${g.group}: its visible parts come from generations ${[...new Set(g.parts.map((p) => p.gen))].join(", ")}`);
+        throw new TableStoreError(
+          "CorruptData",
+          `Findings group ${g.partitionKey} / ${g.group}: its visible parts come from generations ${[...new Set(g.parts.map((p) => p.gen))].join(", ")}`,
+        );
       }
       for (const it of items) out.push({ key: it.key, json: it.json, partitionKey: g.partitionKey, gen });
     }
@@ -522,7 +540,14 @@ export class TableAuditStore implements AuditStore {
         this.snapStats.snapshotHits++;
         // Its tombstones were collected by the commit after the snapshot's own.
         this.cache.set(scopeKey, { generation: ptr.committed, gc: snap.gen === ptr.committed ? read.gc : [], snapshotOk: true });
-        return { generation: ptr.committed, lastRunId: ptr.lastRunId, findings: read.findings, attachments: read.attachments, forgotten, exemptions };
+        return {
+          generation: ptr.committed,
+          lastRunId: ptr.lastRunId,
+          findings: read.findings,
+          attachments: read.attachments,
+          forgotten,
+          exemptions,
+        };
       }
       problem = read.problem;
       why = `${read.problem}: ${read.detail}`;
@@ -549,8 +574,7 @@ export class TableAuditStore implements AuditStore {
         // Slots of generation C survive one commit (which keeps them as its old slot) but not two: if a
         // second commit may have started while we read, read again.
         const after = await this.readPointer(scopeKey);
-        const stable =
-          after.committed === ptr.committed || (after.base === ptr.committed && after.reserved === after.committed);
+        const stable = after.committed === ptr.committed || (after.base === ptr.committed && after.reserved === after.committed);
         if (!stable) continue;
       }
       const statusPrefix = keys.statusPrefix(scopeKey);
@@ -567,7 +591,9 @@ export class TableAuditStore implements AuditStore {
       }
       const items = this.readItems(wanted, view, (e) => gc.push({ partitionKey: e.partitionKey, rowKey: e.rowKey }));
       // The order of a per-item scan: partition, then item key (the snapshot keeps the same order).
-      const ordered = items.sort((a, b) => byOrder({ partitionKey: a.partitionKey, rowKey: a.key }, { partitionKey: b.partitionKey, rowKey: b.key }));
+      const ordered = items.sort((a, b) =>
+        byOrder({ partitionKey: a.partitionKey, rowKey: a.key }, { partitionKey: b.partitionKey, rowKey: b.key }),
+      );
       const findings: Finding[] = [];
       const attachments: StoredAttachment[] = [];
       for (const it of ordered) {
@@ -601,7 +627,10 @@ export class TableAuditStore implements AuditStore {
     if (p && p.scopeKey === scopeKey) {
       this.preparedUsed++;
       if (this.verifyPrepared && encodeFinding(f) !== p.json) {
-        throw new TableStoreError("InvalidArgument", `finding ${f.ruleId} of ${f.clusterId ?? f.registryId ?? "?"} changed after it was prepared`);
+        throw new TableStoreError(
+          "InvalidArgument",
+          `finding ${f.ruleId} of ${f.clusterId ?? f.registryId ?? "?"} changed after it was prepared`,
+        );
       }
       return p;
     }
@@ -717,7 +746,16 @@ export class TableAuditStore implements AuditStore {
     // The switch: one conditional write. Before it, readers see C; after it, N.
     await this.writePointer(
       scopeKey,
-      { committed: N, reserved: N, base: C, lastRunId: run.id, skip: newSkip, reservedAt, attempt, ...(snapshot ? { snap: snapshot } : {}) },
+      {
+        committed: N,
+        reserved: N,
+        base: C,
+        lastRunId: run.id,
+        skip: newSkip,
+        reservedAt,
+        attempt,
+        ...(snapshot ? { snap: snapshot } : {}),
+      },
       etag,
     );
     if (needSnapshot) this.snapStats.written++;
@@ -733,7 +771,15 @@ export class TableAuditStore implements AuditStore {
     if (needSnapshot) await this.pruneSnapshots(scopeKey, new Set([N, ptr.snap?.gen ?? N])).catch(() => undefined);
     this.cache.set(scopeKey, { generation: N, gc: newTombstones });
     const ms = (a: number, b: number) => Math.round(b - a);
-    this.phases = { planMs: ms(t0, t1), readMs: ms(t1, t2), packMs: ms(t2, t3), writeMs: ms(t3, t4), totalMs: ms(t0, performance.now()), dirtyGroups, prepared: this.preparedUsed };
+    this.phases = {
+      planMs: ms(t0, t1),
+      readMs: ms(t1, t2),
+      packMs: ms(t2, t3),
+      writeMs: ms(t3, t4),
+      totalMs: ms(t0, performance.now()),
+      dirtyGroups,
+      prepared: this.preparedUsed,
+    };
   }
 
   /** Keys of every snapshot entity of a scope (a few per snapshot). */
@@ -761,13 +807,21 @@ export class TableAuditStore implements AuditStore {
    * content. A finding is rewritten when it is new, gone, changed in content, or reported with a change; its
    * groups (those of its old copies and of its new ones) are then rewritten whole. Likewise attachments.
    */
-  private planState(scopeKey: string, previous: StoredState, next: NextState, feed: FeedEntry[], content: SnapshotContent): Map<string, DirtyGroup> {
+  private planState(
+    scopeKey: string,
+    previous: StoredState,
+    next: NextState,
+    feed: FeedEntry[],
+    content: SnapshotContent,
+  ): Map<string, DirtyGroup> {
     // The previous findings as an unchanged run would report them: a next finding reported unchanged
     // whose stored form equals that is left alone (one encoding each, no parse: a large state has
     // hundreds of thousands). The snapshot keeps the whole form for such findings.
     const prev = new Map<string, { f: Finding; stored: string; canonical: string }>();
     for (const f of previous.findings) {
-      const e = encodeFindingParts(f.change === "unchanged" && f.previousStatus === null ? f : { ...f, change: "unchanged", previousStatus: null });
+      const e = encodeFindingParts(
+        f.change === "unchanged" && f.previousStatus === null ? f : { ...f, change: "unchanged", previousStatus: null },
+      );
       prev.set(findingKey(f), { f, stored: e.stored, canonical: e.canonical });
     }
     const nxt = new Map<string, { f: Finding; json: string }>();
@@ -820,7 +874,12 @@ export class TableAuditStore implements AuditStore {
           if (c === cs[0]) writtenAtN = true;
         }
       }
-      content.findings.push({ partitionKey: statusPk, rowKey: row, written: writtenAtN, json: writtenAtN ? n.json : prev.get(k)!.canonical });
+      content.findings.push({
+        partitionKey: statusPk,
+        rowKey: row,
+        written: writtenAtN,
+        json: writtenAtN ? n.json : prev.get(k)!.canonical,
+      });
     }
     for (const [row, json] of nextAtt) {
       const c = keys.attachmentCopy(scopeKey, row);
@@ -890,7 +949,10 @@ export class TableAuditStore implements AuditStore {
       parts.forEach((bytes, i) => {
         const rowKey = groupRow(g.group, i);
         newRows.add(rowKey);
-        ops.push({ kind: "upsert", entity: { partitionKey: g.partitionKey, rowKey, ...older(rows.get(rowKey)), g1: N, ...chunkProps(1, bytes) } });
+        ops.push({
+          kind: "upsert",
+          entity: { partitionKey: g.partitionKey, rowKey, ...older(rows.get(rowKey)), g1: N, ...chunkProps(1, bytes) },
+        });
         written.add(writeKey(g.partitionKey, rowKey));
       });
       for (const [rowKey, e] of rows) {
@@ -996,10 +1058,11 @@ export class TableAuditStore implements AuditStore {
 
   async pruneHistory(scopeKey: string, before: Date): Promise<number> {
     const limit = before.getTime();
-    const candidates = await this.runs.all(
-      odata`PartitionKey eq ${keys.runPartition(scopeKey)} and RowKey ge ${invertedTimeKey(before)}`,
-      ["RowKey", "runId", "startedAt"],
-    );
+    const candidates = await this.runs.all(odata`PartitionKey eq ${keys.runPartition(scopeKey)} and RowKey ge ${invertedTimeKey(before)}`, [
+      "RowKey",
+      "runId",
+      "startedAt",
+    ]);
     const old = candidates.filter((e) => Date.parse(text(e.startedAt)) < limit && typeof e.runId === "string");
     let deleted = 0;
     await runBounded(
@@ -1033,13 +1096,13 @@ export class TableAuditStore implements AuditStore {
     const { targets, matches, fingerprint } = this.accessPath(scopeKey, query);
     const hash = queryHash(scopeKey, fingerprint);
     const secret = await this.tokenSecret();
-    const cursorIn: QueryCursor | undefined = continuation !== undefined ? decodeCursor(continuation, secret, hash, targets.length) : undefined;
+    const cursorIn: QueryCursor | undefined =
+      continuation !== undefined ? decodeCursor(continuation, secret, hash, targets.length) : undefined;
     const ptr = await this.readPointer(scopeKey);
     this.checkLayout(scopeKey, ptr);
     // Keep later pages at the first page's generation while that generation is still intact.
     const pinned =
-      cursorIn &&
-      (cursorIn.generation === ptr.committed || (cursorIn.generation === ptr.base && ptr.reserved === ptr.committed));
+      cursorIn && (cursorIn.generation === ptr.committed || (cursorIn.generation === ptr.base && ptr.reserved === ptr.committed));
     let view = this.viewOf(ptr, pinned ? cursorIn.generation : ptr.committed);
     let current = ptr.committed;
     const items: Finding[] = [];
@@ -1076,7 +1139,10 @@ export class TableAuditStore implements AuditStore {
       const take = found.slice(0, want - items.length);
       for (const x of take) items.push(x.f ?? findingAt(x.it.json, x.it.gen, view));
       if (take.length < found.length) {
-        return { items, continuation: encodeCursor(secret, hash, { partition: p, after: take[take.length - 1].it.key, generation: view.gen }) };
+        return {
+          items,
+          continuation: encodeCursor(secret, hash, { partition: p, after: take[take.length - 1].it.key, generation: view.gen }),
+        };
       }
       if (items.length >= want && p + 1 < targets.length) {
         return { items, continuation: encodeCursor(secret, hash, { partition: p + 1, generation: view.gen }) };
@@ -1112,7 +1178,11 @@ export class TableAuditStore implements AuditStore {
   private accessPath(
     scopeKey: string,
     q: FindingQuery,
-  ): { targets: { filter: string; items?: { from: string; to: string }; filtered: boolean }[]; matches: (f: Finding) => boolean; fingerprint: string } {
+  ): {
+    targets: { filter: string; items?: { from: string; to: string }; filtered: boolean }[];
+    matches: (f: Finding) => boolean;
+    fingerprint: string;
+  } {
     const cluster = q.clusterId?.toLowerCase();
     const registry = q.registryId?.toLowerCase();
     const matches = (f: Finding) =>
@@ -1123,7 +1193,11 @@ export class TableAuditStore implements AuditStore {
     const fingerprint = canonicalJson({ c: cluster, r: registry, s: q.status, v: q.severity });
     const subject = (partitionKey: string, id: string) => {
       const { from, to } = groupRange(keys.subjectGroup(id));
-      return { filter: odata`PartitionKey eq ${partitionKey} and RowKey ge ${from} and RowKey lt ${to}`, items: keys.subjectRange(id), filtered: true };
+      return {
+        filter: odata`PartitionKey eq ${partitionKey} and RowKey ge ${from} and RowKey lt ${to}`,
+        items: keys.subjectRange(id),
+        filtered: true,
+      };
     };
     if (q.clusterId) return { targets: [subject(keys.clusterPartition(scopeKey, q.clusterId), q.clusterId)], matches, fingerprint };
     if (q.registryId) return { targets: [subject(keys.registryPartition(scopeKey, q.registryId), q.registryId)], matches, fingerprint };

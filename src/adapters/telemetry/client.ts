@@ -33,7 +33,8 @@ export function ingestionCredential(settings: IngestionSettings, opts: StartOpti
   const auth = settings.authenticationString?.trim();
   if (!auth) return opts.credential;
   const m = AUTH.exec(auth);
-  if (!m) throw new Error("APPLICATIONINSIGHTS_AUTHENTICATION_STRING must be 'Authorization=AAD' optionally followed by ';ClientId=<guid>'");
+  if (!m)
+    throw new Error("APPLICATIONINSIGHTS_AUTHENTICATION_STRING must be 'Authorization=AAD' optionally followed by ';ClientId=<guid>'");
   return opts.credential ?? (opts.managedIdentityCredential ?? lazyManagedIdentityCredential)(m[1]);
 }
 

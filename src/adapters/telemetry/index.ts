@@ -22,10 +22,15 @@ export function telemetryFromConfig(
   try {
     const sink =
       opts.sink ??
-      applicationInsightsSink(startApplicationInsights({ connectionString, authenticationString: config.appInsightsAuthenticationString }, opts));
+      applicationInsightsSink(
+        startApplicationInsights({ connectionString, authenticationString: config.appInsightsAuthenticationString }, opts),
+      );
     return new TelemetryObserver(sink, opts);
   } catch (err) {
-    (opts.onError ?? ((e: unknown) => console.warn(`aks-acr-audit: telemetry is off: ${(e as Error)?.message ?? String(e)}`)))(err, "starting");
+    (opts.onError ?? ((e: unknown) => console.warn(`aks-acr-audit: telemetry is off: ${(e as Error)?.message ?? String(e)}`)))(
+      err,
+      "starting",
+    );
     return undefined;
   }
 }
@@ -36,7 +41,21 @@ export async function flushTelemetry(observer: AuditObserver | undefined): Promi
 }
 
 export { TelemetryObserver, applicationInsightsSink, type TelemetrySink, type ObserverOptions } from "./observer.js";
-export { startApplicationInsights, stopApplicationInsights, ingestionCredential, type IngestionSettings, type StartOptions } from "./client.js";
+export {
+  startApplicationInsights,
+  stopApplicationInsights,
+  ingestionCredential,
+  type IngestionSettings,
+  type StartOptions,
+} from "./client.js";
 export { withOperation, withTraceParent } from "./trace.js";
-export { runTelemetry, runCompletedEvent, findingChangedEvents, openFindingsMetrics, failingAttachmentsMetrics, type EventItem, type MetricItem } from "./mapping.js";
+export {
+  runTelemetry,
+  runCompletedEvent,
+  findingChangedEvents,
+  openFindingsMetrics,
+  failingAttachmentsMetrics,
+  type EventItem,
+  type MetricItem,
+} from "./mapping.js";
 export { EVENTS, METRICS, RUN_DIMENSIONS, RUN_MEASUREMENTS, FINDING_DIMENSIONS, METRIC_DIMENSIONS, emittedDimensions } from "./names.js";

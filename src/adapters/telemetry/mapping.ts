@@ -102,7 +102,11 @@ export function openFindingsMetrics(findings: Finding[]): MetricItem[] {
   for (const r of RULES) slot(r.id, r.severity);
   for (const f of findings) slot(f.ruleId, f.severity);
   for (const f of failsGate(findings, SEVERITIES[0])) slot(f.ruleId, f.severity).value++;
-  return [...counts.values()].map((s) => ({ name: METRICS.openFindings, value: s.value, properties: { ruleId: s.ruleId, severity: s.severity } }));
+  return [...counts.values()].map((s) => ({
+    name: METRICS.openFindings,
+    value: s.value,
+    properties: { ruleId: s.ruleId, severity: s.severity },
+  }));
 }
 
 /**

@@ -9,7 +9,10 @@ import { context, propagation, SpanKind, SpanStatusCode, trace } from "@opentele
  * dependencies and the run's events carry the invocation's operation ID. In the Functions host the SDK's
  * pre-invocation hook does the same; this makes it explicit and testable outside the host.
  */
-export function withTraceParent<T>(traceContext: { traceParent?: string | null; traceState?: string | null } | undefined, fn: () => Promise<T>): Promise<T> {
+export function withTraceParent<T>(
+  traceContext: { traceParent?: string | null; traceState?: string | null } | undefined,
+  fn: () => Promise<T>,
+): Promise<T> {
   const traceparent = traceContext?.traceParent;
   if (!traceparent) return fn();
   const carrier: Record<string, string> = { traceparent };

@@ -3,7 +3,21 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { isRestError } from "@azure/core-rest-pipeline";
 import { BUILTIN_ROLES, findBuiltinRole } from "../../../src/adapters/simulator/index.js";
-import { ACR_PULL, CUSTOM_ROLE, KUBELET, OTHER_PRINCIPAL, RA, REG_A1, REPO_READER, SUB_A, SUB_B, SUB_C, SUB_X, authClient, simulator } from "./helpers.js";
+import {
+  ACR_PULL,
+  CUSTOM_ROLE,
+  KUBELET,
+  OTHER_PRINCIPAL,
+  RA,
+  REG_A1,
+  REPO_READER,
+  SUB_A,
+  SUB_B,
+  SUB_C,
+  SUB_X,
+  authClient,
+  simulator,
+} from "./helpers.js";
 
 async function rejection(p: Promise<unknown>): Promise<Error & { statusCode?: number; code?: string }> {
   try {
@@ -37,7 +51,9 @@ describe("ARM simulator: role definitions", () => {
       assignableScopes: ["/"],
       permissions: [{ actions: ["Microsoft.ContainerRegistry/registries/pull/read"], notActions: [], dataActions: [], notDataActions: [] }],
     });
-    const bySubscription = await client.roleDefinitions.getById(`/subscriptions/${SUB_A}/providers/Microsoft.Authorization/roleDefinitions/${ACR_PULL.toUpperCase()}`);
+    const bySubscription = await client.roleDefinitions.getById(
+      `/subscriptions/${SUB_A}/providers/Microsoft.Authorization/roleDefinitions/${ACR_PULL.toUpperCase()}`,
+    );
     expect(bySubscription.id).toBe(`/subscriptions/${SUB_A}/providers/Microsoft.Authorization/roleDefinitions/${ACR_PULL}`);
     expect(sim.stats.authorizationRequests).toBe(2);
   });
@@ -45,12 +61,20 @@ describe("ARM simulator: role definitions", () => {
   it("prefers the estate's copy, and serves custom roles from the estate", async () => {
     const reader = await client.roleDefinitions.get(`/subscriptions/${SUB_B}`, REPO_READER);
     expect(reader.description).toBe("estate copy");
-    const custom = await client.roleDefinitions.getById(`/subscriptions/${SUB_C}/providers/Microsoft.Authorization/roleDefinitions/${CUSTOM_ROLE}`);
-    expect(custom).toMatchObject({ roleName: "Registry Puller (custom)", roleType: "CustomRole", assignableScopes: [`/subscriptions/${SUB_C}`] });
+    const custom = await client.roleDefinitions.getById(
+      `/subscriptions/${SUB_C}/providers/Microsoft.Authorization/roleDefinitions/${CUSTOM_ROLE}`,
+    );
+    expect(custom).toMatchObject({
+      roleName: "Registry Puller (custom)",
+      roleType: "CustomRole",
+      assignableScopes: [`/subscriptions/${SUB_C}`],
+    });
   });
 
   it("answers an unknown role definition with 404 RoleDefinitionDoesNotExist", async () => {
-    const err = await rejection(client.roleDefinitions.getById("/providers/Microsoft.Authorization/roleDefinitions/00000000-0000-0000-0000-000000000000"));
+    const err = await rejection(
+      client.roleDefinitions.getById("/providers/Microsoft.Authorization/roleDefinitions/00000000-0000-0000-0000-000000000000"),
+    );
     expect(isRestError(err)).toBe(true);
     expect(err.statusCode).toBe(404);
     expect(err.code).toBe("RoleDefinitionDoesNotExist");
@@ -74,7 +98,17 @@ describe("ARM simulator: role definitions", () => {
     expect(findBuiltinRole("bfdb9389-c9a5-478a-bb2f-ba9ca092c3c7")?.roleName).toBe("Container Registry Repository Catalog Lister");
     expect(findBuiltinRole("b24988ac-6180-42a0-ab88-20f7382dd24c")?.permissions[0].notActions).toContain("Microsoft.Authorization/*/Write");
     expect(BUILTIN_ROLES.map((r) => r.roleName)).toEqual(
-      expect.arrayContaining(["AcrPull", "AcrPush", "AcrDelete", "AcrImageSigner", "AcrQuarantineReader", "AcrQuarantineWriter", "Reader", "Contributor", "Owner"]),
+      expect.arrayContaining([
+        "AcrPull",
+        "AcrPush",
+        "AcrDelete",
+        "AcrImageSigner",
+        "AcrQuarantineReader",
+        "AcrQuarantineWriter",
+        "Reader",
+        "Contributor",
+        "Owner",
+      ]),
     );
   });
 });
@@ -93,14 +127,20 @@ describe("ARM simulator: role assignments", () => {
     expect(names(kubelet)).toEqual([RA.registryA1, RA.mgCorp, RA.root].sort());
     const atScope = await all(client.roleAssignments.listForScope(`/subscriptions/${SUB_A}`, { filter: "atScope()" }));
     expect(names(atScope)).toEqual([RA.mgCorp, RA.mgCorpProd, RA.root].sort());
-    const both = await all(client.roleAssignments.listForScope(`/subscriptions/${SUB_A}/resourceGroups/rg-acr`, { filter: `atScope() and assignedTo('${OTHER_PRINCIPAL}')` }));
+    const both = await all(
+      client.roleAssignments.listForScope(`/subscriptions/${SUB_A}/resourceGroups/rg-acr`, {
+        filter: `atScope() and assignedTo('${OTHER_PRINCIPAL}')`,
+      }),
+    );
     expect(names(both)).toEqual([RA.otherPrincipalA, RA.mgCorpProd].sort());
     const group = await all(client.roleAssignments.listForScope("/providers/Microsoft.Management/managementGroups/corp"));
     expect(names(group)).toEqual([RA.registryA1, RA.otherPrincipalA, RA.subC, RA.mgCorp, RA.mgCorpProd, RA.root].sort());
   });
 
   it("returns assignments in the example's shape", async () => {
-    const [a] = await all(client.roleAssignments.listForScope(REG_A1, { filter: "atScope()" })).then((l) => l.filter((x) => x.name === RA.registryA1));
+    const [a] = await all(client.roleAssignments.listForScope(REG_A1, { filter: "atScope()" })).then((l) =>
+      l.filter((x) => x.name === RA.registryA1),
+    );
     expect(a).toMatchObject({
       id: `${REG_A1}/providers/Microsoft.Authorization/roleAssignments/${RA.registryA1}`,
       name: RA.registryA1,

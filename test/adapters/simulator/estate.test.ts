@@ -2,13 +2,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import {
-  ArmSimulator,
-  EstateError,
-  loadEstateFile,
-  parseEstate,
-  parseEstateText,
-} from "../../../src/adapters/simulator/index.js";
+import { ArmSimulator, EstateError, loadEstateFile, parseEstate, parseEstateText } from "../../../src/adapters/simulator/index.js";
 import { queryAll, rgClient, tenantDocument } from "./helpers.js";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "estate-test-"));
@@ -44,7 +38,12 @@ describe("estate validation", () => {
   });
 
   it("names the file and the JSON path in a one-line message", () => {
-    const err = errorOf(() => parseEstate(doc((x) => (x.tables.resources[3].id = 42)), "samples/x.json"));
+    const err = errorOf(() =>
+      parseEstate(
+        doc((x) => (x.tables.resources[3].id = 42)),
+        "samples/x.json",
+      ),
+    );
     expect(err.message).toBe("samples/x.json: $.tables.resources[3].id: expected a string");
     expect(err).toMatchObject({ code: "EstateInvalid", file: "samples/x.json", jsonPath: "$.tables.resources[3].id" });
   });
@@ -63,15 +62,43 @@ describe("estate validation", () => {
     ["latencyMs", (d) => (d.simulation = { latencyMs: -1 }), "$.simulation.latencyMs: expected a number >= 0"],
     ["pageSize 0", (d) => (d.simulation = { pageSize: 0 }), "$.simulation.pageSize: expected an integer from 1 to 1000"],
     ["pageSize 1001", (d) => (d.simulation = { pageSize: 1001 }), "$.simulation.pageSize: expected an integer from 1 to 1000"],
-    ["quota.requests", (d) => (d.simulation = { quota: { requests: 0, windowSeconds: 5 } }), "$.simulation.quota.requests: expected an integer >= 1"],
-    ["quota.windowSeconds", (d) => (d.simulation = { quota: { requests: 1, windowSeconds: 0 } }), "$.simulation.quota.windowSeconds: expected a number > 0"],
+    [
+      "quota.requests",
+      (d) => (d.simulation = { quota: { requests: 0, windowSeconds: 5 } }),
+      "$.simulation.quota.requests: expected an integer >= 1",
+    ],
+    [
+      "quota.windowSeconds",
+      (d) => (d.simulation = { quota: { requests: 1, windowSeconds: 0 } }),
+      "$.simulation.quota.windowSeconds: expected a number > 0",
+    ],
     ["faults", (d) => (d.simulation = { faults: {} }), "$.simulation.faults: expected an array"],
-    ["fault service", (d) => (d.simulation = { faults: [{ service: "storage", status: 500 }] }), "$.simulation.faults[0].service: expected one of"],
-    ["fault status", (d) => (d.simulation = { faults: [{ service: "any" }] }), '$.simulation.faults[0].status: required when kind is "status"'],
-    ["fault kind", (d) => (d.simulation = { faults: [{ service: "any", kind: "explode" }] }), "$.simulation.faults[0].kind: expected one of status, reset, timeout"],
+    [
+      "fault service",
+      (d) => (d.simulation = { faults: [{ service: "storage", status: 500 }] }),
+      "$.simulation.faults[0].service: expected one of",
+    ],
+    [
+      "fault status",
+      (d) => (d.simulation = { faults: [{ service: "any" }] }),
+      '$.simulation.faults[0].status: required when kind is "status"',
+    ],
+    [
+      "fault kind",
+      (d) => (d.simulation = { faults: [{ service: "any", kind: "explode" }] }),
+      "$.simulation.faults[0].kind: expected one of status, reset, timeout",
+    ],
     ["fault count", (d) => (d.simulation = { faults: [{ service: "any", status: 500, count: 0 }] }), "$.simulation.faults[0].count"],
-    ["fault table", (d) => (d.simulation = { faults: [{ service: "resourcegraph", status: 500, table: "nope" }] }), "$.simulation.faults[0].table"],
-    ["fault after", (d) => (d.simulation = { faults: [{ service: "any", kind: "reset", after: -1 }] }), "$.simulation.faults[0].after: expected an integer >= 0"],
+    [
+      "fault table",
+      (d) => (d.simulation = { faults: [{ service: "resourcegraph", status: 500, table: "nope" }] }),
+      "$.simulation.faults[0].table",
+    ],
+    [
+      "fault after",
+      (d) => (d.simulation = { faults: [{ service: "any", kind: "reset", after: -1 }] }),
+      "$.simulation.faults[0].after: expected an integer >= 0",
+    ],
   ])("rejects %s", (_name, patch, expected) => {
     expect(errorOf(() => parseEstate(doc(patch), "e.json")).message).toContain(`e.json: ${expected}`);
   });
@@ -103,10 +130,20 @@ describe("estate validation", () => {
   it("limits nesting depth and string length, naming the path", () => {
     let deep: unknown = "leaf";
     for (let i = 0; i < 70; i++) deep = { n: deep };
-    const tooDeep = errorOf(() => parseEstate(doc((d) => (d.tables.resources[0].properties = deep)), "deep.json"));
+    const tooDeep = errorOf(() =>
+      parseEstate(
+        doc((d) => (d.tables.resources[0].properties = deep)),
+        "deep.json",
+      ),
+    );
     expect(tooDeep.jsonPath).toMatch(/^\$\.tables\.resources\[0\]\.properties(\.n)+$/);
     expect(tooDeep.message).toContain("nested deeper than 64 levels");
-    const long = errorOf(() => parseEstate(doc((d) => (d.tables.resources[2].tags = { big: "x".repeat(1024 * 1024 + 1) })), "long.json"));
+    const long = errorOf(() =>
+      parseEstate(
+        doc((d) => (d.tables.resources[2].tags = { big: "x".repeat(1024 * 1024 + 1) })),
+        "long.json",
+      ),
+    );
     expect(long.message).toBe("long.json: $.tables.resources[2].tags.big: string longer than 1048576 characters");
     const arrayDeep = "[".repeat(100_000) + "]".repeat(100_000);
     expect(errorOf(() => parseEstateText(arrayDeep, "arr.json")).message).toMatch(/arr\.json: \$(\[0\])+: nested deeper than 64 levels/);
@@ -117,9 +154,13 @@ describe("estate validation", () => {
     fs.writeFileSync(file, '{\n  "version": 1,\n  "tables": { "resources": [ } \n}');
     const err = errorOf(() => loadEstateFile(file));
     expect(err.jsonPath).toBe("$");
-    expect(err.message).toMatch(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}: \\$: not valid JSON at line 3 column 30 \\(position 47\\)`));
+    expect(err.message).toMatch(
+      new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}: \\$: not valid JSON at line 3 column 30 \\(position 47\\)`),
+    );
     expect(err.message).not.toContain("\n");
-    expect(errorOf(() => parseEstateText("", "empty.json")).message).toMatch(/empty\.json: \$: not valid JSON at line 1 column 1 \(position 0\)/);
+    expect(errorOf(() => parseEstateText("", "empty.json")).message).toMatch(
+      /empty\.json: \$: not valid JSON at line 1 column 1 \(position 0\)/,
+    );
   });
 
   it("refuses a file over 200 MB before reading it", () => {

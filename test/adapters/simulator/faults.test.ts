@@ -24,7 +24,9 @@ describe("ARM simulator: scripted faults", () => {
     const res = await rgClient(sim).resources({ query: QUERY });
     expect(res.count).toBe(4);
     expect(sim.stats).toMatchObject({ faultsInjected: 2, resourceGraphRequests: 3 });
-    const err = await rejection(rgClient(withFaults([{ service: "resourcegraph", status: 500, count: -1 }]), undefined, NO_RETRY).resources({ query: QUERY }));
+    const err = await rejection(
+      rgClient(withFaults([{ service: "resourcegraph", status: 500, count: -1 }]), undefined, NO_RETRY).resources({ query: QUERY }),
+    );
     expect(isRestError(err)).toBe(true);
     expect(err.statusCode).toBe(500);
     expect(err.code).toBe("InternalServerError");
@@ -44,7 +46,9 @@ describe("ARM simulator: scripted faults", () => {
   it("a 429 fault without Retry-After is not retried by the SDK (as in Azure)", async () => {
     const sim = withFaults([{ service: "resourcegraph", status: 429, count: 1 }], { quota: { requests: 10, windowSeconds: 5 } });
     let remaining: string | undefined;
-    const err = await rejection(rgClient(sim).resources({ query: QUERY }, { onResponse: (r) => (remaining = r.headers.get("x-ms-user-quota-remaining")) }));
+    const err = await rejection(
+      rgClient(sim).resources({ query: QUERY }, { onResponse: (r) => (remaining = r.headers.get("x-ms-user-quota-remaining")) }),
+    );
     expect(err.statusCode).toBe(429);
     expect(err.code).toBe("RateLimiting");
     expect(remaining).toBe("10");
@@ -71,7 +75,11 @@ describe("ARM simulator: scripted faults", () => {
     expect(list).toHaveLength(1);
     expect(Date.now() - started).toBeGreaterThanOrEqual(55);
     expect(sim.stats.authorizationRequests).toBe(2);
-    const err = await rejection(rgClient(withFaults([{ service: "resourcegraph", kind: "timeout", timeoutMs: 20, count: -1 }]), undefined, NO_RETRY).resources({ query: QUERY }));
+    const err = await rejection(
+      rgClient(withFaults([{ service: "resourcegraph", kind: "timeout", timeoutMs: 20, count: -1 }]), undefined, NO_RETRY).resources({
+        query: QUERY,
+      }),
+    );
     expect(isRestError(err)).toBe(true);
     expect(err.code).toBe("ETIMEDOUT");
   });
@@ -119,7 +127,14 @@ describe("ARM simulator: scripted faults", () => {
     const err = await rejection(rgClient(sim).resources({ query: QUERY }, { abortSignal: AbortSignal.timeout(30) }));
     expect(err.name).toBe("AbortError");
     sim.resetStats();
-    expect(sim.stats).toEqual({ resourceGraphRequests: 0, authorizationRequests: 0, throttled: 0, faultsInjected: 0, rowsReturned: 0, queries: [] });
+    expect(sim.stats).toEqual({
+      resourceGraphRequests: 0,
+      authorizationRequests: 0,
+      throttled: 0,
+      faultsInjected: 0,
+      rowsReturned: 0,
+      queries: [],
+    });
   });
 
   it("constructor overrides replace the estate's settings and are validated", () => {

@@ -9,7 +9,14 @@
  */
 import { ResourceGraphClient } from "@azure/arm-resourcegraph";
 import { AuthorizationManagementClient } from "@azure/arm-authorization";
-import { ArmSimulator, parseEstate, simulatorCredential, type Estate, type Row, type SimulationSettings } from "../../../src/adapters/simulator/index.js";
+import {
+  ArmSimulator,
+  parseEstate,
+  simulatorCredential,
+  type Estate,
+  type Row,
+  type SimulationSettings,
+} from "../../../src/adapters/simulator/index.js";
 
 export const TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47";
 export const SUB_A = "aaaaaaaa-0000-4000-8000-000000000001";
@@ -57,7 +64,13 @@ export function registryId(sub: string, rg: string, name: string): string {
   return `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.ContainerRegistry/registries/${name}`;
 }
 
-export function registry(sub: string, rg: string, name: string, props: Record<string, unknown> = {}, tags: Record<string, string> = {}): Row {
+export function registry(
+  sub: string,
+  rg: string,
+  name: string,
+  props: Record<string, unknown> = {},
+  tags: Record<string, string> = {},
+): Row {
   return base(registryId(sub, rg, name), "microsoft.containerregistry/registries", sub, rg, {
     sku: { name: "Premium", tier: "Premium" },
     tags,
@@ -72,9 +85,15 @@ export function registry(sub: string, rg: string, name: string, props: Record<st
 }
 
 function cluster(sub: string, rg: string, name: string): Row {
-  return base(`/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.ContainerService/managedClusters/${name}`, "microsoft.containerservice/managedclusters", sub, rg, {
-    properties: { identityProfile: { kubeletidentity: { objectId: KUBELET } }, agentPoolProfiles: [{ name: "system", count: 3 }] },
-  });
+  return base(
+    `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.ContainerService/managedClusters/${name}`,
+    "microsoft.containerservice/managedclusters",
+    sub,
+    rg,
+    {
+      properties: { identityProfile: { kubeletidentity: { objectId: KUBELET } }, agentPoolProfiles: [{ name: "system", count: 3 }] },
+    },
+  );
 }
 
 function vnetLink(sub: string, vnetId: string, name: string): Row {
@@ -107,7 +126,10 @@ function mgRow(name: string, parent?: string): Row {
     tenantId: TENANT,
     subscriptionId: "",
     resourceGroup: "",
-    properties: { displayName: name, details: parent ? { parent: { name: parent, id: `/providers/Microsoft.Management/managementGroups/${parent}` } } : {} },
+    properties: {
+      displayName: name,
+      details: parent ? { parent: { name: parent, id: `/providers/Microsoft.Management/managementGroups/${parent}` } } : {},
+    },
   };
 }
 
@@ -157,7 +179,13 @@ export function tenantDocument(): Record<string, unknown> {
     tables: {
       resources: [
         registry(SUB_A, "rg-acr", "corpacr1"),
-        registry(SUB_A, "rg-acr", "corpacr2", { networkRuleSet: { defaultAction: "Deny", ipRules: [{ action: "Allow", value: "20.1.2.3" }] } }, { env: "prod" }),
+        registry(
+          SUB_A,
+          "rg-acr",
+          "corpacr2",
+          { networkRuleSet: { defaultAction: "Deny", ipRules: [{ action: "Allow", value: "20.1.2.3" }] } },
+          { env: "prod" },
+        ),
         cluster(SUB_A, "rg-aks", "aks-corp"),
         registry(SUB_B, "rg-acr", "onlineacr", { adminUserEnabled: true }, { env: "dev", team: "web" }),
         cluster(SUB_B, "rg-aks", "aks-online"),
@@ -178,7 +206,10 @@ export function tenantDocument(): Record<string, unknown> {
       ],
       authorizationresources: [
         assignment(REG_A1, RA.registryA1, KUBELET, ACR_PULL),
-        assignment(`/subscriptions/${SUB_B}/resourceGroups/rg-acr`, RA.rgB, KUBELET, REPO_READER, { condition: "@Resource[x] == 'y'", conditionVersion: "2.0" }),
+        assignment(`/subscriptions/${SUB_B}/resourceGroups/rg-acr`, RA.rgB, KUBELET, REPO_READER, {
+          condition: "@Resource[x] == 'y'",
+          conditionVersion: "2.0",
+        }),
         assignment(`/subscriptions/${SUB_C}`, RA.subC, KUBELET, CUSTOM_ROLE),
         assignment("/providers/Microsoft.Management/managementGroups/corp", RA.mgCorp, KUBELET, ACR_PULL),
         assignment("/providers/Microsoft.Management/managementGroups/online", RA.mgOnline, KUBELET, ACR_PULL),
@@ -197,7 +228,14 @@ export function tenantDocument(): Record<string, unknown> {
             roleName: "Container Registry Repository Reader",
             type: "BuiltInRole",
             description: "estate copy",
-            permissions: [{ actions: [], notActions: [], dataActions: ["Microsoft.ContainerRegistry/registries/repositories/content/read"], notDataActions: [] }],
+            permissions: [
+              {
+                actions: [],
+                notActions: [],
+                dataActions: ["Microsoft.ContainerRegistry/registries/repositories/content/read"],
+                notDataActions: [],
+              },
+            ],
             assignableScopes: ["/"],
           },
         },
@@ -212,7 +250,9 @@ export function tenantDocument(): Record<string, unknown> {
             roleName: "Registry Puller (custom)",
             type: "CustomRole",
             description: "pull only",
-            permissions: [{ actions: ["Microsoft.ContainerRegistry/registries/pull/read"], notActions: [], dataActions: [], notDataActions: [] }],
+            permissions: [
+              { actions: ["Microsoft.ContainerRegistry/registries/pull/read"], notActions: [], dataActions: [], notDataActions: [] },
+            ],
             assignableScopes: [`/subscriptions/${SUB_C}`],
           },
         },
@@ -235,7 +275,12 @@ export function rgClient(sim: ArmSimulator, endpoint = ENDPOINT, retryOptions = 
   return new ResourceGraphClient(simulatorCredential(), { httpClient: sim, endpoint, retryOptions });
 }
 
-export function authClient(sim: ArmSimulator, subscriptionId = SUB_A, endpoint = ENDPOINT, retryOptions = RETRY): AuthorizationManagementClient {
+export function authClient(
+  sim: ArmSimulator,
+  subscriptionId = SUB_A,
+  endpoint = ENDPOINT,
+  retryOptions = RETRY,
+): AuthorizationManagementClient {
   return new AuthorizationManagementClient(simulatorCredential(), subscriptionId, { httpClient: sim, endpoint, retryOptions });
 }
 

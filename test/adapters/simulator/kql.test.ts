@@ -40,16 +40,27 @@ describe("ARM simulator KQL through the real ResourceGraphClient", () => {
     expect(await names(`${REG} | where name startswith 'corp' and tags.env == 'prod' | project id, name`)).toEqual(["corpacr2"]);
     expect(await names(`${REG} | where name == 'corpacr1' or name == 'sharedacr' | project id, name`)).toEqual(["corpacr1", "sharedacr"]);
     expect(await names(`${REG} | where not(name startswith 'corp') | project id, name`)).toEqual(["onlineacr", "sharedacr"]);
-    expect(await names(`${REG} | where (name == 'corpacr1' or name == 'onlineacr') and subscriptionId == '${SUB_B}' | project id, name`)).toEqual(["onlineacr"]);
-    expect(await names(`${REG} | where name == 'corpacr1' or name == 'onlineacr' and subscriptionId == '${SUB_B}' | project id, name`)).toEqual(["corpacr1", "onlineacr"]);
+    expect(
+      await names(`${REG} | where (name == 'corpacr1' or name == 'onlineacr') and subscriptionId == '${SUB_B}' | project id, name`),
+    ).toEqual(["onlineacr"]);
+    expect(
+      await names(`${REG} | where name == 'corpacr1' or name == 'onlineacr' and subscriptionId == '${SUB_B}' | project id, name`),
+    ).toEqual(["corpacr1", "onlineacr"]);
   });
 
   it("functions: tostring, tolower, toupper, isempty, isnotempty, isnull, isnotnull", async () => {
-    const rows = await queryAll(client, `${REG} | where name == 'corpacr2' | project id, s = tostring(properties.networkRuleSet.ipRules), l = tolower(properties.networkRuleSet.defaultAction), u = toupper(name), n = tostring(properties.missing)`);
+    const rows = await queryAll(
+      client,
+      `${REG} | where name == 'corpacr2' | project id, s = tostring(properties.networkRuleSet.ipRules), l = tolower(properties.networkRuleSet.defaultAction), u = toupper(name), n = tostring(properties.missing)`,
+    );
     expect(rows[0]).toMatchObject({ s: '[{"action":"Allow","value":"20.1.2.3"}]', l: "deny", u: "CORPACR2", n: "" });
     expect(await names(`${REG} | where isnotempty(tags.env) | project id, name`)).toEqual(["corpacr2", "onlineacr"]);
     expect(await names(`${REG} | where isempty(tags.env) | project id, name`)).toEqual(["corpacr1", "sharedacr"]);
-    expect(await names(`${REG} | where isnull(properties.anonymousPullEnabled) | project id, name`)).toEqual(["corpacr1", "corpacr2", "onlineacr"]);
+    expect(await names(`${REG} | where isnull(properties.anonymousPullEnabled) | project id, name`)).toEqual([
+      "corpacr1",
+      "corpacr2",
+      "onlineacr",
+    ]);
     expect(await names(`${REG} | where isnotnull(properties.anonymousPullEnabled) | project id, name`)).toEqual(["sharedacr"]);
   });
 
@@ -57,28 +68,45 @@ describe("ARM simulator KQL through the real ResourceGraphClient", () => {
     expect(await names(`${REG} | where name == "corp\\u0061cr1" | project id, name`)).toEqual(["corpacr1"]);
     expect(await names(`${REG} | where properties.adminUserEnabled == true | project id, name`)).toEqual(["onlineacr"]);
     expect(await names(`${REG} | where properties.adminUserEnabled == 'true' | project id, name`)).toEqual(["onlineacr"]);
-    expect(await names(`resources | where type == 'microsoft.containerservice/managedclusters' and properties.agentPoolProfiles[0].count == 3 | project id, name`)).toEqual(["aks-corp", "aks-online"]);
+    expect(
+      await names(
+        `resources | where type == 'microsoft.containerservice/managedclusters' and properties.agentPoolProfiles[0].count == 3 | project id, name`,
+      ),
+    ).toEqual(["aks-corp", "aks-online"]);
     expect(await names(`${REG} | where properties['loginServer'] == 'sharedacr.azurecr.io' | project id, name`)).toEqual(["sharedacr"]);
     expect(await names(`${REG} | where tags.team == 'web' | project id, name`)).toEqual(["onlineacr"]);
     expect(await names(`${REG} | where properties.networkRuleSet.ipRules[0].value == '20.1.2.3' | project id, name`)).toEqual(["corpacr2"]);
   });
 
   it("project with aliases and paths, project-away, extend, order by, take and limit", async () => {
-    const projected = await queryAll(client, `${REG} | where name == 'corpacr1' | project id, name, loginServer = properties.loginServer, properties.networkRuleSet.defaultAction`);
+    const projected = await queryAll(
+      client,
+      `${REG} | where name == 'corpacr1' | project id, name, loginServer = properties.loginServer, properties.networkRuleSet.defaultAction`,
+    );
     expect(Object.keys(projected[0])).toEqual(["id", "name", "loginServer", "properties_networkRuleSet_defaultAction"]);
     expect(projected[0].properties_networkRuleSet_defaultAction).toBe("Allow");
     const away = await queryAll(client, `${REG} | where name == 'corpacr1' | project-away properties, tags, sku`);
     expect(away[0]).not.toHaveProperty("properties");
     expect(away[0]).toHaveProperty("location", "westeurope");
-    const extended = await queryAll(client, `${REG} | extend admin = tostring(properties.adminUserEnabled), isAdmin = properties.adminUserEnabled == true | where isAdmin | project id, name, admin`);
+    const extended = await queryAll(
+      client,
+      `${REG} | extend admin = tostring(properties.adminUserEnabled), isAdmin = properties.adminUserEnabled == true | where isAdmin | project id, name, admin`,
+    );
     expect(extended).toEqual([expect.objectContaining({ name: "onlineacr", admin: "true" })]);
     expect(await names(`${REG} | order by name asc | project id, name`)).toEqual(["corpacr1", "corpacr2", "onlineacr", "sharedacr"]);
     expect(await names(`${REG} | order by name | project id, name`)).toEqual(["sharedacr", "onlineacr", "corpacr2", "corpacr1"]);
-    expect(await names(`${REG} | sort by subscriptionId desc, name asc | project id, name`)).toEqual(["sharedacr", "onlineacr", "corpacr1", "corpacr2"]);
+    expect(await names(`${REG} | sort by subscriptionId desc, name asc | project id, name`)).toEqual([
+      "sharedacr",
+      "onlineacr",
+      "corpacr1",
+      "corpacr2",
+    ]);
     expect(await names(`${REG} | take 2 | project id, name`)).toEqual(["corpacr1", "corpacr2"]);
     expect(await names(`${REG} | limit 1 | project id, name`)).toEqual(["corpacr1"]);
-    expect(await names(`Resources | where type =~ 'microsoft.containerregistry/registries' // registries only
-      | project id, name | take 1`)).toEqual(["corpacr1"]);
+    expect(
+      await names(`Resources | where type =~ 'microsoft.containerregistry/registries' // registries only
+      | project id, name | take 1`),
+    ).toEqual(["corpacr1"]);
   });
 
   it("serves the production registry and virtual network link queries", async () => {

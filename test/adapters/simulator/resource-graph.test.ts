@@ -1,18 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { isRestError, type PipelineResponse } from "@azure/core-rest-pipeline";
-import {
-  KUBELET,
-  OTHER_PRINCIPAL,
-  RA,
-  REG_A1,
-  SUB_A,
-  SUB_B,
-  SUB_C,
-  SUB_X,
-  queryAll,
-  rgClient,
-  simulator,
-} from "./helpers.js";
+import { KUBELET, OTHER_PRINCIPAL, RA, REG_A1, SUB_A, SUB_B, SUB_C, SUB_X, queryAll, rgClient, simulator } from "./helpers.js";
 
 const REGISTRIES = "resources | where type =~ 'microsoft.containerregistry/registries' | project id, name, subscriptionId";
 
@@ -76,7 +64,9 @@ describe("ARM simulator: Resource Graph paging", () => {
 
   it("rejects a forged skipToken and one from another query with 400", async () => {
     const client = rgClient(simulator({ pageSize: 1 }));
-    const forged = await rejection(client.resources({ query: REGISTRIES, options: { skipToken: Buffer.from('{"v":1,"o":1,"b":"x","m":"y"}').toString("base64") } }));
+    const forged = await rejection(
+      client.resources({ query: REGISTRIES, options: { skipToken: Buffer.from('{"v":1,"o":1,"b":"x","m":"y"}').toString("base64") } }),
+    );
     expect(isRestError(forged)).toBe(true);
     expect(forged.statusCode).toBe(400);
     expect(forged.message).toMatch(/skipToken/);
@@ -86,7 +76,9 @@ describe("ARM simulator: Resource Graph paging", () => {
     const foreign = await rejection(client.resources({ query: REGISTRIES, options: { skipToken: other.skipToken } }));
     expect(foreign.statusCode).toBe(400);
     expect(foreign.message).toMatch(/different query or scope/);
-    const otherScope = await rejection(client.resources({ query: "resources | project id", subscriptions: [SUB_A], options: { skipToken: other.skipToken } }));
+    const otherScope = await rejection(
+      client.resources({ query: "resources | project id", subscriptions: [SUB_A], options: { skipToken: other.skipToken } }),
+    );
     expect(otherScope.statusCode).toBe(400);
   });
 });
@@ -108,16 +100,26 @@ describe("ARM simulator: Resource Graph scoping", () => {
     expect(corp.map((r) => r.subscriptionId)).toEqual([SUB_A, SUB_A, SUB_C]);
     const online = await queryAll(client, REGISTRIES, { managementGroups: ["online"] });
     expect(online.map((r) => r.name)).toEqual(["onlineacr"]);
-    const groups = await queryAll(client, "resourcecontainers | where type == 'microsoft.management/managementgroups' | project id, name", { managementGroups: ["corp"] });
+    const groups = await queryAll(client, "resourcecontainers | where type == 'microsoft.management/managementgroups' | project id, name", {
+      managementGroups: ["corp"],
+    });
     expect(groups.map((r) => r.name)).toEqual(["corp", "corp-prod"]);
-    const tenantGroups = await queryAll(client, "resourcecontainers | where type == 'microsoft.management/managementgroups' | project id, name");
+    const tenantGroups = await queryAll(
+      client,
+      "resourcecontainers | where type == 'microsoft.management/managementgroups' | project id, name",
+    );
     expect(tenantGroups).toHaveLength(4);
-    const subGroups = await queryAll(client, "resourcecontainers | where type == 'microsoft.management/managementgroups' | project id", { subscriptions: [SUB_A] });
+    const subGroups = await queryAll(client, "resourcecontainers | where type == 'microsoft.management/managementgroups' | project id", {
+      subscriptions: [SUB_A],
+    });
     expect(subGroups).toEqual([]);
   });
 
   it("returns subscription rows only for readable subscriptions", async () => {
-    const subs = await queryAll(client, "resourcecontainers | where type == 'microsoft.resources/subscriptions' | project id, subscriptionId, chain = properties.managementGroupAncestorsChain");
+    const subs = await queryAll(
+      client,
+      "resourcecontainers | where type == 'microsoft.resources/subscriptions' | project id, subscriptionId, chain = properties.managementGroupAncestorsChain",
+    );
     expect(subs.map((s) => s.subscriptionId)).toEqual([SUB_A, SUB_B, SUB_C]);
     expect((subs[0].chain as { name: string }[])[0].name).toBe("corp-prod");
   });
@@ -132,7 +134,8 @@ describe("ARM simulator: Resource Graph scoping", () => {
 
 describe("ARM simulator: authorizationScopeFilter", () => {
   const client = rgClient(simulator());
-  const ASSIGNMENTS = "authorizationresources | where type =~ 'microsoft.authorization/roleassignments' | project id, name, scope = tostring(properties.scope), principalId = tostring(properties.principalId)";
+  const ASSIGNMENTS =
+    "authorizationresources | where type =~ 'microsoft.authorization/roleassignments' | project id, name, scope = tostring(properties.scope), principalId = tostring(properties.principalId)";
 
   it("leaves management-group and root assignments out by default (AtScopeAndBelow)", async () => {
     const rows = await queryAll(client, ASSIGNMENTS, { subscriptions: [SUB_A] });
@@ -159,7 +162,11 @@ describe("ARM simulator: authorizationScopeFilter", () => {
   it("never returns assignments of an unreadable subscription, and always returns tenant role definitions", async () => {
     const rows = await queryAll(client, ASSIGNMENTS, {}, { authorizationScopeFilter: "AtScopeAboveAndBelow" });
     expect(rows.map((r) => r.name)).not.toContain(RA.unreadableX);
-    const defs = await queryAll(client, "authorizationresources | where type == 'microsoft.authorization/roledefinitions' | project id, name", { subscriptions: [SUB_B] });
+    const defs = await queryAll(
+      client,
+      "authorizationresources | where type == 'microsoft.authorization/roledefinitions' | project id, name",
+      { subscriptions: [SUB_B] },
+    );
     expect(defs).toHaveLength(1); // the tenant-level built-in copy; the custom role lives in SUB_C
   });
 
@@ -171,7 +178,13 @@ describe("ARM simulator: authorizationScopeFilter", () => {
     const rows = await queryAll(client, q, { subscriptions: [SUB_A, SUB_B] }, { authorizationScopeFilter: "AtScopeAndAbove" });
     expect(rows.map((r) => r.id)).not.toContain(expect.stringContaining(RA.otherPrincipalA));
     const reg = rows.find((r) => r.scope === REG_A1)!;
-    expect(reg).toEqual({ id: `${REG_A1}/providers/Microsoft.Authorization/roleAssignments/${RA.registryA1}`, scope: REG_A1, principalId: KUBELET, roleDefinitionId: "/providers/Microsoft.Authorization/roleDefinitions/7f951dda-4ed3-4680-a7ca-43fe172d538d", condition: "" });
+    expect(reg).toEqual({
+      id: `${REG_A1}/providers/Microsoft.Authorization/roleAssignments/${RA.registryA1}`,
+      scope: REG_A1,
+      principalId: KUBELET,
+      roleDefinitionId: "/providers/Microsoft.Authorization/roleDefinitions/7f951dda-4ed3-4680-a7ca-43fe172d538d",
+      condition: "",
+    });
     expect(rows.find((r) => String(r.id).includes(RA.rgB))!.condition).toBe("@Resource[x] == 'y'");
     expect(rows.some((r) => r.principalId === OTHER_PRINCIPAL)).toBe(false);
   });
@@ -222,7 +235,9 @@ describe("ARM simulator: query errors", () => {
   });
 
   it("rejects unknown tables, unknown columns and queries over 100,000 characters", async () => {
-    expect((await rejection(client.resources({ query: "securityresources | take 1" }))).message).toMatch(/table 'securityresources' is not served/);
+    expect((await rejection(client.resources({ query: "securityresources | take 1" }))).message).toMatch(
+      /table 'securityresources' is not served/,
+    );
     expect((await rejection(client.resources({ query: "resources | where typ == 'x'" }))).message).toMatch(/'typ'/);
     const long = `resources | where name in ('${"x".repeat(100_001)}')`;
     const err = await rejection(client.resources({ query: long }));
@@ -233,7 +248,9 @@ describe("ARM simulator: query errors", () => {
   it("rejects facets, table format and both scopes at once", async () => {
     expect((await rejection(client.resources({ query: REGISTRIES, facets: [{ expression: "location" }] }))).statusCode).toBe(400);
     expect((await rejection(client.resources({ query: REGISTRIES, options: { resultFormat: "table" } }))).message).toMatch(/table/);
-    expect((await rejection(client.resources({ query: REGISTRIES, subscriptions: [SUB_A], managementGroups: ["corp"] }))).statusCode).toBe(400);
+    expect((await rejection(client.resources({ query: REGISTRIES, subscriptions: [SUB_A], managementGroups: ["corp"] }))).statusCode).toBe(
+      400,
+    );
   });
 });
 
@@ -242,11 +259,20 @@ describe("ARM simulator: routing", () => {
     const sim = simulator();
     const { createPipelineRequest, createHttpHeaders } = await import("@azure/core-rest-pipeline");
     const unknown = await sim.sendRequest(
-      createPipelineRequest({ url: "https://management.azure.com/subscriptions/x/providers/Microsoft.Compute/virtualMachines?api-version=1", headers: createHttpHeaders({ authorization: "Bearer t" }) }),
+      createPipelineRequest({
+        url: "https://management.azure.com/subscriptions/x/providers/Microsoft.Compute/virtualMachines?api-version=1",
+        headers: createHttpHeaders({ authorization: "Bearer t" }),
+      }),
     );
     expect(unknown.status).toBe(404);
     expect(JSON.parse(unknown.bodyAsText!).error.code).toBe("NotFound");
-    const anonymous = await sim.sendRequest(createPipelineRequest({ url: "https://management.azure.com/providers/Microsoft.ResourceGraph/resources?api-version=2024-04-01", method: "POST", body: "{}" }));
+    const anonymous = await sim.sendRequest(
+      createPipelineRequest({
+        url: "https://management.azure.com/providers/Microsoft.ResourceGraph/resources?api-version=2024-04-01",
+        method: "POST",
+        body: "{}",
+      }),
+    );
     expect(anonymous.status).toBe(401);
     const doubled = await sim.sendRequest(
       createPipelineRequest({

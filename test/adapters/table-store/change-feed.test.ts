@@ -54,7 +54,14 @@ test("listChanges still reads old per-finding feeds, and refuses a chunked feed 
   const legacy: Finding[] = [a, b];
   const pk = keys.changePartition("tenant", "legacy-run");
   for (const f of legacy) {
-    await runs.createEntity({ partitionKey: pk, rowKey: keys.findingRow(f), change: f.change, status: f.status, severity: f.severity, d: JSON.stringify(f) });
+    await runs.createEntity({
+      partitionKey: pk,
+      rowKey: keys.findingRow(f),
+      change: f.change,
+      status: f.status,
+      severity: f.severity,
+      d: JSON.stringify(f),
+    });
   }
   expect(sortFindings(await store.listChanges("tenant", "legacy-run"))).toEqual(sortFindings(legacy));
 

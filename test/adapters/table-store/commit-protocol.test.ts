@@ -31,7 +31,8 @@ function secondState(first: NextState): NextState {
   first.findings.forEach((f, i) => {
     if (i % 5 === 0) findings.push({ ...f, status: f.status === "fail" ? "pass" : "fail", change: "changed", previousStatus: f.status });
     else if (i % 11 === 0) findings.push({ ...f, change: "removed" });
-    else if (i % 13 === 0) return; // gone
+    else if (i % 13 === 0)
+      return; // gone
     else if (i % 7 === 0) findings.push({ ...asUnchanged(f), message: `${f.message}, reworded` });
     else findings.push(asUnchanged(f));
   });
@@ -51,7 +52,9 @@ function secondState(first: NextState): NextState {
     });
   }
   const attachments = [
-    ...first.attachments.filter((_, i) => i % 4 !== 0).map((a, i) => (i % 3 === 0 ? { ...a, sources: [...a.sources, "declared" as const] } : a)),
+    ...first.attachments
+      .filter((_, i) => i % 4 !== 0)
+      .map((a, i) => (i % 3 === 0 ? { ...a, sources: [...a.sources, "declared" as const] } : a)),
     ...Array.from({ length: 10 }, (_, i) => ({ clusterId: clusterId(1000 + i), registryId: registryId(0), sources: ["granted" as const] })),
   ];
   return { findings, attachments };
@@ -125,7 +128,13 @@ const CRASHES: [string, Trigger][] = [
 
 describe("commit protocol: all or nothing for readers", () => {
   // Also with group rows of 1,200 bytes, so that every group is packed into many rows (the path of very large groups).
-  for (const [when, trigger, groupSlotBytes] of CRASHES.flatMap(([w, t]) => [[w, t, undefined], [`${w} (groups of many rows)`, t, 1_200]] as const)) {
+  for (const [when, trigger, groupSlotBytes] of CRASHES.flatMap(
+    ([w, t]) =>
+      [
+        [w, t, undefined],
+        [`${w} (groups of many rows)`, t, 1_200],
+      ] as const,
+  )) {
     test(`a commit dying ${when} leaves readers on the previous state; the next commit succeeds`, async () => {
       const prefix = uniquePrefix("crash");
       const healthy = await newStore({ tablePrefix: prefix, groupSlotBytes });
@@ -171,10 +180,15 @@ describe("commit protocol: all or nothing for readers", () => {
       const s3 = await observe(healthy, "tenant");
       expect(comparable(s3.state)).toEqual(comparable(second));
       expect(s3.queries).toEqual(expectedQueries(second));
-      expect(sortFindings(await healthy.listChanges("tenant", run3.id))).toEqual(sortFindings(second.findings.filter((f) => f.change !== "unchanged")));
+      expect(sortFindings(await healthy.listChanges("tenant", run3.id))).toEqual(
+        sortFindings(second.findings.filter((f) => f.change !== "unchanged")),
+      );
 
       // And the one after, unchanged, still reads right (no leftover slot surfaces).
-      const third: NextState = { findings: second.findings.filter((f) => f.change !== "removed").map(asUnchanged), attachments: second.attachments };
+      const third: NextState = {
+        findings: second.findings.filter((f) => f.change !== "removed").map(asUnchanged),
+        attachments: second.attachments,
+      };
       await commit(healthy, "tenant", third);
       const s4 = await observe(healthy, "tenant");
       expect(comparable(s4.state)).toEqual(comparable(third));
@@ -241,7 +255,8 @@ describe("commit protocol: all or nothing for readers", () => {
     const port = azurite.port;
     const prefix = uniquePrefix("die");
     try {
-      const open = (httpClient?: DyingHttpClient) => newStore({ endpoint: azurite.tableUrl, tablePrefix: prefix, ...(httpClient ? { httpClient } : {}) });
+      const open = (httpClient?: DyingHttpClient) =>
+        newStore({ endpoint: azurite.tableUrl, tablePrefix: prefix, ...(httpClient ? { httpClient } : {}) });
       const store = await open();
       const first = estate(30, 3);
       await commit(store, "tenant", first);
@@ -292,7 +307,11 @@ describe("commit protocol: all or nothing for readers", () => {
           return res;
         },
       };
-      const store = await newStore({ tablePrefix: prefix, httpClient: lossy, retryOptions: { maxRetries: 2, retryDelayInMs: 5, maxRetryDelayInMs: 10 } });
+      const store = await newStore({
+        tablePrefix: prefix,
+        httpClient: lossy,
+        retryOptions: { maxRetries: 2, retryDelayInMs: 5, maxRetryDelayInMs: 10 },
+      });
       const second = secondState(first);
       const { run } = await commit(store, "tenant", second);
       expect(pointerWrites).toBe(3); // reservation, switch, and the retry of one of them

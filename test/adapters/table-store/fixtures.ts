@@ -4,7 +4,13 @@
  */
 import { inject } from "vitest";
 import { AzureNamedKeyCredential, TableClient } from "@azure/data-tables";
-import { createDefaultHttpClient, RestError, type HttpClient, type PipelineRequest, type PipelineResponse } from "@azure/core-rest-pipeline";
+import {
+  createDefaultHttpClient,
+  RestError,
+  type HttpClient,
+  type PipelineRequest,
+  type PipelineResponse,
+} from "@azure/core-rest-pipeline";
 import { AZURITE_ACCOUNT, AZURITE_KEY } from "../../../src/adapters/table-store/embedded-azurite.js";
 import { createTableStore, type TableAuditStore, type TableStoreClientOptions } from "../../../src/adapters/table-store/index.js";
 import { findingKey, type Finding, type Severity, type Status } from "../../../src/core/findings.js";
@@ -92,8 +98,12 @@ export function estate(clusters: number, registries: number, change: Finding["ch
   for (let i = 0; i < clusters; i++) {
     const c = clusterId(i);
     const r = registryId(i % registries);
-    findings.push(finding({ ruleId: "identity.kubelet-managed", severity: "low", clusterId: c, change, evidence: { objectId: `oid-${i}` } }));
-    findings.push(finding({ ruleId: "identity.kubelet-changed", severity: "medium", clusterId: c, change, evidence: { objectId: `oid-${i}` } }));
+    findings.push(
+      finding({ ruleId: "identity.kubelet-managed", severity: "low", clusterId: c, change, evidence: { objectId: `oid-${i}` } }),
+    );
+    findings.push(
+      finding({ ruleId: "identity.kubelet-changed", severity: "medium", clusterId: c, change, evidence: { objectId: `oid-${i}` } }),
+    );
     attachments.push({ clusterId: c, registryId: r, sources: ["granted"] });
     ATTACHMENT_RULES.forEach(([ruleId, severity], k) => {
       const status = statusFor(i * 7 + k);
@@ -106,15 +116,27 @@ export function estate(clusters: number, registries: number, change: Finding["ch
           clusterId: c,
           registryId: r,
           change,
-          evidence: { roleAssignmentIds: [`${c}/providers/Microsoft.Authorization/roleAssignments/ra-${i}-${k}`], pools: ["system", "user"] },
-          remediation: status === "fail" ? { summary: "grant AcrPull", commands: [`az aks update --attach-acr acr${i % registries}`], docs: "https://learn.microsoft.com" } : null,
+          evidence: {
+            roleAssignmentIds: [`${c}/providers/Microsoft.Authorization/roleAssignments/ra-${i}-${k}`],
+            pools: ["system", "user"],
+          },
+          remediation:
+            status === "fail"
+              ? {
+                  summary: "grant AcrPull",
+                  commands: [`az aks update --attach-acr acr${i % registries}`],
+                  docs: "https://learn.microsoft.com",
+                }
+              : null,
         }),
       );
     });
   }
   for (let j = 0; j < registries; j++) {
     REGISTRY_RULES.forEach(([ruleId, severity], k) => {
-      findings.push(finding({ ruleId, severity, status: statusFor(j + k), registryId: registryId(j), change, evidence: { sku: "Premium" } }));
+      findings.push(
+        finding({ ruleId, severity, status: statusFor(j + k), registryId: registryId(j), change, evidence: { sku: "Premium" } }),
+      );
     });
   }
   return { findings, attachments };
@@ -137,7 +159,10 @@ export function asUnchanged(f: Finding): Finding {
 
 /** Core-shaped run IDs: `YYYYMMDDTHHMMSSZ-<8 hex>`. */
 export function runIdAt(d: Date, n = 0): string {
-  return `${d.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z")}-${n.toString(16).padStart(8, "0")}`;
+  return `${d
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z")}-${n.toString(16).padStart(8, "0")}`;
 }
 
 let runSeq = 0;

@@ -12,8 +12,26 @@ describe("key encoding", () => {
   test("resource IDs are case-insensitive; forbidden characters never reach a key", () => {
     const id = "/subscriptions/S/resourceGroups/RG/providers/Microsoft.ContainerService/managedClusters/AKS";
     expect(encodeKeyPart(id)).toBe(encodeKeyPart(id.toLowerCase()));
-    expect(encodeKeyPart(id)).toBe("%2Fsubscriptions%2Fs%2Fresourcegroups%2Frg%2Fproviders%2Fmicrosoft.containerservice%2Fmanagedclusters%2Faks");
-    for (const s of ["a/b", "a\\b", "a#b", "a?b", "a\u0000b", "a\u001fb", "a\u007fb", "a\u0085b", "a|b", "a~b", "a%b", "a'b", "a b", "ü", "😀"]) {
+    expect(encodeKeyPart(id)).toBe(
+      "%2Fsubscriptions%2Fs%2Fresourcegroups%2Frg%2Fproviders%2Fmicrosoft.containerservice%2Fmanagedclusters%2Faks",
+    );
+    for (const s of [
+      "a/b",
+      "a\\b",
+      "a#b",
+      "a?b",
+      "a\u0000b",
+      "a\u001fb",
+      "a\u007fb",
+      "a\u0085b",
+      "a|b",
+      "a~b",
+      "a%b",
+      "a'b",
+      "a b",
+      "ü",
+      "😀",
+    ]) {
       const k = encodeKeyPart(s);
       expect(k, s).not.toMatch(FORBIDDEN);
       expect(k, s).toMatch(/^[\x21-\x7e]+$/);
@@ -49,7 +67,13 @@ describe("key encoding", () => {
   test("a subject's copies share its bucket, group and row-key prefix", () => {
     const c = "/subscriptions/S/resourceGroups/RG/providers/Microsoft.ContainerService/managedClusters/AKS";
     const r = "/subscriptions/S/resourceGroups/RG/providers/Microsoft.ContainerRegistry/registries/ACR";
-    const [status, byCluster, byRegistry] = keys.copies("tenant", { ruleId: "pull.granted", clusterId: c, registryId: r, status: "fail", severity: "high" });
+    const [status, byCluster, byRegistry] = keys.copies("tenant", {
+      ruleId: "pull.granted",
+      clusterId: c,
+      registryId: r,
+      status: "fail",
+      severity: "high",
+    });
     expect(status.partitionKey).toBe("tenant|s|fail|high");
     expect(byCluster.partitionKey).toBe(keys.clusterPartition("tenant", c.toUpperCase()));
     expect(byCluster.rowKey.startsWith(keys.subjectRange(c).from)).toBe(true);
@@ -58,7 +82,13 @@ describe("key encoding", () => {
     expect(byCluster.rowKey < keys.subjectRange(c).to).toBe(true);
     expect(byCluster.group).toBe(keys.subjectGroup(c.toLowerCase()));
     expect(byRegistry.group).toBe(keys.subjectGroup(r));
-    const other = keys.copies("tenant", { ruleId: "network.path", clusterId: c.toLowerCase(), registryId: null, status: "pass", severity: "low" });
+    const other = keys.copies("tenant", {
+      ruleId: "network.path",
+      clusterId: c.toLowerCase(),
+      registryId: null,
+      status: "pass",
+      severity: "low",
+    });
     expect(other[1].group).toBe(byCluster.group);
     expect(other[0].group).toBe(status.group);
   });
@@ -94,7 +124,10 @@ describe("versioned slots", () => {
 
   test("a group too big for one slot is cut into parts that join back in key order", async () => {
     // Incompressible JSON: about 1.2 MB of random hex, far more than one slot holds.
-    const items = Array.from({ length: 400 }, (_, i) => ({ key: `k${String(i).padStart(4, "0")}`, json: JSON.stringify(randomBytes(1500).toString("hex")) }));
+    const items = Array.from({ length: 400 }, (_, i) => ({
+      key: `k${String(i).padStart(4, "0")}`,
+      json: JSON.stringify(randomBytes(1500).toString("hex")),
+    }));
     const parts = await packGroup("3f", [...items].reverse());
     expect(parts.length).toBeGreaterThan(1);
     for (const b of parts) expect(b.length).toBeLessThanOrEqual(320_000);
@@ -124,7 +157,10 @@ describe("transactions", () => {
     const big = "x".repeat(29_000);
     const ops = [
       ...Array.from({ length: 250 }, (_, i) => ({ kind: "upsert" as const, entity: { partitionKey: "p1", rowKey: `r${i}`, d0: "small" } })),
-      ...Array.from({ length: 120 }, (_, i) => ({ kind: "upsert" as const, entity: { partitionKey: "p2", rowKey: `r${i}`, d0: big, d1: big } })),
+      ...Array.from({ length: 120 }, (_, i) => ({
+        kind: "upsert" as const,
+        entity: { partitionKey: "p2", rowKey: `r${i}`, d0: big, d1: big },
+      })),
       { kind: "delete" as const, partitionKey: "p1", rowKey: "gone" },
     ];
     const batches = table.batches(ops);

@@ -1,6 +1,17 @@
 import { describe, expect, test } from "vitest";
 import type { ApiExemption } from "../../../src/core/ports.js";
-import { asUnchanged, clusterId, commit, estate, newStore, registryId, runIdAt, runRecord, sortFindings, uniquePrefix } from "./fixtures.js";
+import {
+  asUnchanged,
+  clusterId,
+  commit,
+  estate,
+  newStore,
+  registryId,
+  runIdAt,
+  runRecord,
+  sortFindings,
+  uniquePrefix,
+} from "./fixtures.js";
 
 describe("lease", () => {
   test("two store instances race for a scope: exactly one acquires; release lets the other in", async () => {
@@ -34,7 +45,10 @@ describe("lease", () => {
     const later = () => Date.now() + 31_000;
     const b = await newStore({ tablePrefix: prefix, now: later });
     const c = await newStore({ tablePrefix: prefix, now: later });
-    await expect((await newStore({ tablePrefix: prefix })).acquireLease("tenant", "early", 30)).resolves.toMatchObject({ acquired: false, holder: "crashed-host" });
+    await expect((await newStore({ tablePrefix: prefix })).acquireLease("tenant", "early", 30)).resolves.toMatchObject({
+      acquired: false,
+      holder: "crashed-host",
+    });
     const [rb, rc] = await Promise.all([b.acquireLease("tenant", "host-b", 30), c.acquireLease("tenant", "host-c", 30)]);
     expect([rb.acquired, rc.acquired].filter(Boolean)).toHaveLength(1);
   });
@@ -100,7 +114,17 @@ describe("runs", () => {
     const recent = runRecord("tenant", { startedAt: new Date(t0 + 100 * day) });
     const first = estate(3, 1);
     await commit(s, "tenant", first, old1);
-    await commit(s, "tenant", { findings: first.findings.map((f, i) => (i === 0 ? { ...f, status: "fail" as const, change: "changed" as const, previousStatus: f.status } : asUnchanged(f))), attachments: first.attachments }, old2);
+    await commit(
+      s,
+      "tenant",
+      {
+        findings: first.findings.map((f, i) =>
+          i === 0 ? { ...f, status: "fail" as const, change: "changed" as const, previousStatus: f.status } : asUnchanged(f),
+        ),
+        attachments: first.attachments,
+      },
+      old2,
+    );
     await commit(s, "tenant", { findings: first.findings.map(asUnchanged), attachments: first.attachments }, recent);
     await commit(s, "other", estate(1, 1), runRecord("other", { startedAt: new Date(t0) }));
     expect((await s.listChanges("tenant", old1.id)).length).toBe(first.findings.length);
@@ -113,7 +137,7 @@ describe("runs", () => {
 
     expect(await s.pruneHistory("tenant", new Date(t0 + 90 * day))).toBe(1);
     expect((await s.listRuns("tenant", 10)).map((r) => r.id)).toEqual([recent.id]);
-    expect((await s.listRuns("other", 10))).toHaveLength(1);
+    expect(await s.listRuns("other", 10)).toHaveLength(1);
     // Pruning history never touches the current state.
     expect(sortFindings((await s.loadState("tenant")).findings)).toEqual(sortFindings(first.findings.map(asUnchanged)));
   });
@@ -132,7 +156,15 @@ describe("exemptions and forget requests", () => {
       createdAt: "2026-01-01T00:00:00.000Z",
       createdBy: "alice@example.com",
     };
-    const x2: ApiExemption = { id: "Ex/2#?", ruleId: "pull.least-privilege", clusterId: clusterId(1), registryId: null, justification: "temporary", expiresOn: null, createdAt: "2026-01-02T00:00:00.000Z" };
+    const x2: ApiExemption = {
+      id: "Ex/2#?",
+      ruleId: "pull.least-privilege",
+      clusterId: clusterId(1),
+      registryId: null,
+      justification: "temporary",
+      expiresOn: null,
+      createdAt: "2026-01-02T00:00:00.000Z",
+    };
     await s.putExemption("tenant", x1);
     await s.putExemption("tenant", x2);
     await s.putExemption("other", { ...x1, id: "elsewhere" });

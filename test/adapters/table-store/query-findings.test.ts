@@ -120,7 +120,11 @@ describe("queryFindings", () => {
     const first = await s.queryFindings("tenant", { status: "pass" }, 10);
     // Generation 2 flips every pass to fail.
     const flipped: NextState = {
-      findings: gen1.findings.map((f) => (f.status === "pass" ? { ...f, status: "fail" as const, change: "changed" as const, previousStatus: "pass" as const } : asUnchanged(f))),
+      findings: gen1.findings.map((f) =>
+        f.status === "pass"
+          ? { ...f, status: "fail" as const, change: "changed" as const, previousStatus: "pass" as const }
+          : asUnchanged(f),
+      ),
       attachments: gen1.attachments,
     };
     await commit(s, "tenant", flipped);
@@ -140,7 +144,13 @@ describe("queryFindings", () => {
     // Two commits: the second drops generation 1's slots. Each adds pass findings that sort before and
     // after everything (rule IDs "a..." and "z...") and keeps the rest.
     const extra = (tag: string): Finding[] =>
-      ["a.first", "z.last"].map((ruleId) => ({ ...gen1.findings[0], ruleId: `${ruleId}-${tag}`, status: "pass" as const, change: "new" as const, previousStatus: null }));
+      ["a.first", "z.last"].map((ruleId) => ({
+        ...gen1.findings[0],
+        ruleId: `${ruleId}-${tag}`,
+        status: "pass" as const,
+        change: "new" as const,
+        previousStatus: null,
+      }));
     const gen2: NextState = { findings: [...gen1.findings.map(asUnchanged), ...extra("2")], attachments: gen1.attachments };
     await commit(s, "tenant", gen2);
     const gen3: NextState = { findings: [...gen2.findings.map(asUnchanged), ...extra("3")], attachments: gen1.attachments };

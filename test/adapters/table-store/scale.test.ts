@@ -38,7 +38,9 @@ test("500 clusters x 8 findings: first commit in seconds, an unchanged commit wr
 
   // One finding changes status: its three copies, the old status copy, the feed entry.
   const third: NextState = {
-    findings: unchanged.findings.map((f, i) => (i === 2 ? { ...f, status: f.status === "fail" ? "pass" : "fail", change: "changed", previousStatus: f.status } : f)),
+    findings: unchanged.findings.map((f, i) =>
+      i === 2 ? { ...f, status: f.status === "fail" ? "pass" : "fail", change: "changed", previousStatus: f.status } : f,
+    ),
     attachments: next.attachments,
   };
   const loaded2 = await store.loadState("tenant");
@@ -92,9 +94,15 @@ test.runIf(SCALE_CLUSTERS > 0)(
       const have = new Set(part.findings.map((f) => `${f.ruleId}|${f.clusterId}|${f.registryId}`));
       // Earlier steps' findings unchanged, this step's new ones; registry findings for every registry at once.
       const step = cycle({
-        findings: full.findings.filter((f) => have.has(`${f.ruleId}|${f.clusterId}|${f.registryId}`) || f.clusterId === null).map((f) =>
-          f.clusterId !== null && clusterIndex(f.clusterId) < clusters - 500 ? asUnchanged(f) : f.clusterId === null && clusters > 500 ? asUnchanged(f) : f,
-        ),
+        findings: full.findings
+          .filter((f) => have.has(`${f.ruleId}|${f.clusterId}|${f.registryId}`) || f.clusterId === null)
+          .map((f) =>
+            f.clusterId !== null && clusterIndex(f.clusterId) < clusters - 500
+              ? asUnchanged(f)
+              : f.clusterId === null && clusters > 500
+                ? asUnchanged(f)
+                : f,
+          ),
         attachments: part.attachments,
       });
       const s = await step;

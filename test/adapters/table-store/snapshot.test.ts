@@ -74,13 +74,25 @@ function variedFirst(): NextState {
   const s = estate(30, 4);
   const findings: Finding[] = [
     ...s.findings.map((f, i) =>
-      i % 6 === 0 ? { ...f, exemption: { source: "api" as const, justification: `accepted ${i}`, expiresOn: i % 12 === 0 ? null : "2027-01-31", id: `ex-${i}` } } : f,
+      i % 6 === 0
+        ? {
+            ...f,
+            exemption: {
+              source: "api" as const,
+              justification: `accepted ${i}`,
+              expiresOn: i % 12 === 0 ? null : "2027-01-31",
+              id: `ex-${i}`,
+            },
+          }
+        : f,
     ),
     finding({
       ruleId: "pull.granted",
       clusterId: clusterId(900),
       registryId: registryId(9),
-      evidence: { assignments: Array.from({ length: 4000 }, (_, i) => `/subscriptions/x/providers/Microsoft.Authorization/roleAssignments/${i}`) },
+      evidence: {
+        assignments: Array.from({ length: 4000 }, (_, i) => `/subscriptions/x/providers/Microsoft.Authorization/roleAssignments/${i}`),
+      },
     }),
     nearLimit(MAX_STRING_CHARS - 2),
     finding({
@@ -91,9 +103,18 @@ function variedFirst(): NextState {
       registryId: "MyRegistry.azurecr.io#tag?",
     }),
     finding({ ruleId: "tenant.note", status: "pass", severity: "low", message: "no subject at all" }),
-    finding({ ruleId: "registry.admin-user", status: "fail", severity: "critical", registryId: registryId(5), evidence: { unicode: "ß→✓", nested: { a: [1, 2.5, null, true] } } }),
+    finding({
+      ruleId: "registry.admin-user",
+      status: "fail",
+      severity: "critical",
+      registryId: registryId(5),
+      evidence: { unicode: "ß→✓", nested: { a: [1, 2.5, null, true] } },
+    }),
   ];
-  return { findings, attachments: [...s.attachments, { clusterId: clusterId(900), registryId: registryId(9), sources: ["granted", "declared"] }] };
+  return {
+    findings,
+    attachments: [...s.attachments, { clusterId: clusterId(900), registryId: registryId(9), sources: ["granted", "declared"] }],
+  };
 }
 
 /** Status flips, removals (reported and silent), content-only changes, new findings, attachment changes. */
@@ -101,17 +122,29 @@ function variedSecond(first: NextState): NextState {
   const findings: Finding[] = [];
   first.findings.forEach((f, i) => {
     if (nearLimitFinding(f)) findings.push(asUnchanged(f));
-    else if (i % 5 === 0) findings.push({ ...f, status: f.status === "fail" ? "pass" : "fail", change: "changed", previousStatus: f.status });
+    else if (i % 5 === 0)
+      findings.push({ ...f, status: f.status === "fail" ? "pass" : "fail", change: "changed", previousStatus: f.status });
     else if (i % 11 === 0) findings.push({ ...f, change: "removed" });
     else if (i % 13 === 0) return;
     else if (i % 7 === 0) findings.push({ ...asUnchanged(f), message: `${f.message}, reworded`, exemption: null });
     else findings.push(asUnchanged(f));
   });
   for (let i = 0; i < 6; i++) {
-    findings.push(finding({ ruleId: "pull.granted", status: "fail", severity: "high", clusterId: clusterId(1000 + i), registryId: registryId(0), reason: "no-pull-role" }));
+    findings.push(
+      finding({
+        ruleId: "pull.granted",
+        status: "fail",
+        severity: "high",
+        clusterId: clusterId(1000 + i),
+        registryId: registryId(0),
+        reason: "no-pull-role",
+      }),
+    );
   }
   const attachments = [
-    ...first.attachments.filter((_, i) => i % 4 !== 0).map((a, i) => (i % 3 === 0 ? { ...a, sources: [...a.sources, "remembered" as const] } : a)),
+    ...first.attachments
+      .filter((_, i) => i % 4 !== 0)
+      .map((a, i) => (i % 3 === 0 ? { ...a, sources: [...a.sources, "remembered" as const] } : a)),
     ...Array.from({ length: 6 }, (_, i) => ({ clusterId: clusterId(1000 + i), registryId: registryId(0), sources: ["granted" as const] })),
   ];
   return { findings, attachments };
@@ -185,7 +218,10 @@ describe("committed-state snapshot", () => {
 
     // A commit that dies half-way leaves slots nobody may see (and a snapshot nobody names).
     let batches = 0;
-    const faulty = await newStore({ tablePrefix: prefixOf(store), httpClient: new DyingHttpClient((req) => isBatch(req) && ++batches === 4) });
+    const faulty = await newStore({
+      tablePrefix: prefixOf(store),
+      httpClient: new DyingHttpClient((req) => isBatch(req) && ++batches === 4),
+    });
     const dead = variedSecond(third);
     const prevDead = await faulty.loadState("tenant");
     await expect(faulty.commitRun("tenant", runRecord("tenant"), prevDead, dead)).rejects.toThrow();
@@ -193,7 +229,9 @@ describe("committed-state snapshot", () => {
 
     // The next commit skips the dead generation; then one more change and an unchanged run.
     const fourth: NextState = {
-      findings: third.findings.map((f, i) => (i % 9 === 0 ? { ...f, status: f.status === "pass" ? "unknown" : "pass", change: "changed", previousStatus: f.status } : f)),
+      findings: third.findings.map((f, i) =>
+        i % 9 === 0 ? { ...f, status: f.status === "pass" ? "unknown" : "pass", change: "changed", previousStatus: f.status } : f,
+      ),
       attachments: third.attachments.slice(3),
     };
     await commit(store, "tenant", fourth);
@@ -216,75 +254,105 @@ describe("committed-state snapshot", () => {
     [", repaired at once", 0, 7, undefined],
     [", groups of many rows", undefined, 99, 1_200],
   ] as const) {
-  test(`random sequences of commits (and dead attempts${label}): snapshot and scan agree after every one`, async () => {
-    let seed: number = initialSeed;
-    const rnd = (n: number) => {
-      seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
-      return (seed >>> 8) % n;
-    };
-    const statuses = ["pass", "fail", "unknown"] as const;
-    const severities = ["low", "medium", "high", "critical"] as const;
-    const rules = ["pull.granted", "network.path", "registry.exists", "identity.kubelet-managed"];
-    const store = await newStore({ ...(repairMinAgeMs !== undefined ? { repairMinAgeMs } : {}), ...(groupSlotBytes ? { groupSlotBytes } : {}) });
-    const scan = await scanner(store);
-    let died = 0;
-    let survived = 0;
-    for (const scope of ["tenant", "mg-Platform", "mg-other"]) {
-      let current: NextState = { findings: [], attachments: [] };
-      let serial = 0;
-      for (let gen = 0; gen < 10; gen++) {
-        const findings: Finding[] = [];
-        for (const f of current.findings) {
-          if (f.change === "removed") continue;
-          const roll = rnd(10);
-          if (roll === 0) continue; // silently gone
-          if (roll === 1) findings.push({ ...f, change: "removed", previousStatus: f.status });
-          else if (roll === 2) findings.push({ ...f, status: statuses[rnd(3)], change: "changed", previousStatus: f.status });
-          else if (roll === 3) findings.push({ ...asUnchanged(f), severity: severities[rnd(4)] });
-          else if (roll === 4) findings.push({ ...asUnchanged(f), message: `reworded ${serial++}`, exemption: rnd(2) ? { source: "tag", justification: "tagged", expiresOn: null } : null });
-          else findings.push(asUnchanged(f));
+    test(`random sequences of commits (and dead attempts${label}): snapshot and scan agree after every one`, async () => {
+      let seed: number = initialSeed;
+      const rnd = (n: number) => {
+        seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+        return (seed >>> 8) % n;
+      };
+      const statuses = ["pass", "fail", "unknown"] as const;
+      const severities = ["low", "medium", "high", "critical"] as const;
+      const rules = ["pull.granted", "network.path", "registry.exists", "identity.kubelet-managed"];
+      const store = await newStore({
+        ...(repairMinAgeMs !== undefined ? { repairMinAgeMs } : {}),
+        ...(groupSlotBytes ? { groupSlotBytes } : {}),
+      });
+      const scan = await scanner(store);
+      let died = 0;
+      let survived = 0;
+      for (const scope of ["tenant", "mg-Platform", "mg-other"]) {
+        let current: NextState = { findings: [], attachments: [] };
+        let serial = 0;
+        for (let gen = 0; gen < 10; gen++) {
+          const findings: Finding[] = [];
+          for (const f of current.findings) {
+            if (f.change === "removed") continue;
+            const roll = rnd(10);
+            if (roll === 0) continue; // silently gone
+            if (roll === 1) findings.push({ ...f, change: "removed", previousStatus: f.status });
+            else if (roll === 2) findings.push({ ...f, status: statuses[rnd(3)], change: "changed", previousStatus: f.status });
+            else if (roll === 3) findings.push({ ...asUnchanged(f), severity: severities[rnd(4)] });
+            else if (roll === 4)
+              findings.push({
+                ...asUnchanged(f),
+                message: `reworded ${serial++}`,
+                exemption: rnd(2) ? { source: "tag", justification: "tagged", expiresOn: null } : null,
+              });
+            else findings.push(asUnchanged(f));
+          }
+          for (let k = rnd(6); k > 0; k--) {
+            const c = rnd(3) ? clusterId(rnd(12)) : null;
+            const r = rnd(3) || !c ? registryId(rnd(4)) : null;
+            const candidate = finding({
+              ruleId: rules[rnd(rules.length)],
+              status: statuses[rnd(3)],
+              severity: severities[rnd(4)],
+              clusterId: c,
+              registryId: r,
+              evidence: { n: serial++ },
+            });
+            if (
+              !findings.some(
+                (f) => f.ruleId === candidate.ruleId && f.clusterId === candidate.clusterId && f.registryId === candidate.registryId,
+              )
+            )
+              findings.push(candidate);
+          }
+          const attachments = current.attachments
+            .filter(() => rnd(8) !== 0)
+            .map((a) =>
+              rnd(6) === 0
+                ? { ...a, sources: a.sources.includes("declared") ? ["granted" as const] : [...a.sources, "declared" as const] }
+                : a,
+            );
+          if (rnd(2)) {
+            const a = { clusterId: clusterId(rnd(12)), registryId: registryId(rnd(4)), sources: ["granted" as const] };
+            if (!attachments.some((x) => x.clusterId === a.clusterId && x.registryId === a.registryId)) attachments.push(a);
+          }
+          const next: NextState = { findings, attachments };
+          if (rnd(3) === 0) {
+            // A dead attempt first (dies at its k-th request of the commit: reservation, a transaction, the
+            // snapshot, the switch...), then the real commit.
+            let sent = 0;
+            let armed = false;
+            const stop = 1 + rnd(8);
+            const faulty = await newStore({
+              tablePrefix: prefixOf(store),
+              httpClient: new DyingHttpClient(() => armed && ++sent === stop),
+              ...(groupSlotBytes ? { groupSlotBytes } : {}),
+            });
+            const before = await faulty.loadState(scope);
+            armed = true;
+            await faulty.commitRun(scope, runRecord(scope), before, next).then(
+              () => survived++,
+              () => died++,
+            );
+            if (died + survived > 0) await expectSamePaths(store, scan, scope);
+          }
+          await commit(store, scope, next);
+          const loaded = await expectSamePaths(store, scan, scope);
+          expect(comparable(loaded)).toEqual(comparable(next));
+          if (repairMinAgeMs === 0) {
+            // Dead attempts' snapshots are gone with their slots: only the named one and its predecessor remain.
+            const parts = await snapshotPartitions(store, scope);
+            expect(parts).toContain(Number((await pointerOf(store, scope)).snapGen));
+            expect(parts.length).toBeLessThanOrEqual(2);
+          }
+          current = next;
         }
-        for (let k = rnd(6); k > 0; k--) {
-          const c = rnd(3) ? clusterId(rnd(12)) : null;
-          const r = rnd(3) || !c ? registryId(rnd(4)) : null;
-          const candidate = finding({ ruleId: rules[rnd(rules.length)], status: statuses[rnd(3)], severity: severities[rnd(4)], clusterId: c, registryId: r, evidence: { n: serial++ } });
-          if (!findings.some((f) => f.ruleId === candidate.ruleId && f.clusterId === candidate.clusterId && f.registryId === candidate.registryId)) findings.push(candidate);
-        }
-        const attachments = current.attachments.filter(() => rnd(8) !== 0).map((a) => (rnd(6) === 0 ? { ...a, sources: a.sources.includes("declared") ? ["granted" as const] : [...a.sources, "declared" as const] } : a));
-        if (rnd(2)) {
-          const a = { clusterId: clusterId(rnd(12)), registryId: registryId(rnd(4)), sources: ["granted" as const] };
-          if (!attachments.some((x) => x.clusterId === a.clusterId && x.registryId === a.registryId)) attachments.push(a);
-        }
-        const next: NextState = { findings, attachments };
-        if (rnd(3) === 0) {
-          // A dead attempt first (dies at its k-th request of the commit: reservation, a transaction, the
-          // snapshot, the switch...), then the real commit.
-          let sent = 0;
-          let armed = false;
-          const stop = 1 + rnd(8);
-          const faulty = await newStore({ tablePrefix: prefixOf(store), httpClient: new DyingHttpClient(() => armed && ++sent === stop), ...(groupSlotBytes ? { groupSlotBytes } : {}) });
-          const before = await faulty.loadState(scope);
-          armed = true;
-          await faulty.commitRun(scope, runRecord(scope), before, next).then(
-            () => survived++,
-            () => died++,
-          );
-          if (died + survived > 0) await expectSamePaths(store, scan, scope);
-        }
-        await commit(store, scope, next);
-        const loaded = await expectSamePaths(store, scan, scope);
-        expect(comparable(loaded)).toEqual(comparable(next));
-        if (repairMinAgeMs === 0) {
-          // Dead attempts' snapshots are gone with their slots: only the named one and its predecessor remain.
-          const parts = await snapshotPartitions(store, scope);
-          expect(parts).toContain(Number((await pointerOf(store, scope)).snapGen));
-          expect(parts.length).toBeLessThanOrEqual(2);
-        }
-        current = next;
       }
-    }
-    expect(died).toBeGreaterThan(3);
-  });
+      expect(died).toBeGreaterThan(3);
+    });
   }
 
   test("forget requests and exemptions are read from their own partitions, not the snapshot", async () => {
@@ -292,7 +360,15 @@ describe("committed-state snapshot", () => {
     const scan = await scanner(store);
     await commit(store, "tenant", estate(3, 1));
     await store.forgetAttachment("tenant", clusterId(1), registryId(0));
-    await store.putExemption("tenant", { id: "x1", ruleId: "pull.granted", clusterId: clusterId(1), registryId: null, justification: "j", expiresOn: null, createdAt: "2026-01-01T00:00:00Z" });
+    await store.putExemption("tenant", {
+      id: "x1",
+      ruleId: "pull.granted",
+      clusterId: clusterId(1),
+      registryId: null,
+      justification: "j",
+      expiresOn: null,
+      createdAt: "2026-01-01T00:00:00Z",
+    });
     const s = await expectSamePaths(store, scan, "tenant");
     expect(s.forgotten).toHaveLength(1);
     expect(s.exemptions.map((x) => x.id)).toEqual(["x1"]);
@@ -303,7 +379,12 @@ describe("committed-state snapshot", () => {
     const scan = await scanner(store);
     // Random hex evidence compresses ~2:1: about 1.5 MB of snapshot, three entities of 11 chunks.
     const findings = Array.from({ length: 250 }, (_, i) =>
-      finding({ ruleId: "pull.granted", clusterId: clusterId(i), registryId: registryId(i % 7), evidence: { blob: randomBytes(6000).toString("hex") } }),
+      finding({
+        ruleId: "pull.granted",
+        clusterId: clusterId(i),
+        registryId: registryId(i % 7),
+        evidence: { blob: randomBytes(6000).toString("hex") },
+      }),
     );
     await commit(store, "tenant", { findings, attachments: [] });
     const ptr = await pointerOf(store);
@@ -317,7 +398,8 @@ describe("committed-state snapshot", () => {
     const snapRows = async (state: TableClient, scope: string, gen: number) => {
       const out: Record<string, unknown>[] = [];
       const pk = keys.snapshotPartition(scope, gen);
-      for await (const e of state.listEntities<Record<string, unknown>>({ queryOptions: { filter: `PartitionKey eq '${pk}'` } })) out.push(e);
+      for await (const e of state.listEntities<Record<string, unknown>>({ queryOptions: { filter: `PartitionKey eq '${pk}'` } }))
+        out.push(e);
       return out;
     };
     const damages: [string, string, Damage][] = [
@@ -384,7 +466,13 @@ describe("committed-state snapshot", () => {
           }
           const other = await state.getEntity<Record<string, unknown>>(keys.controlPartition("other"), "pointer");
           await state.updateEntity(
-            { partitionKey: keys.controlPartition(scope), rowKey: "pointer", snapChunks: other.snapChunks, snapBytes: other.snapBytes, snapSha256: other.snapSha256 },
+            {
+              partitionKey: keys.controlPartition(scope),
+              rowKey: "pointer",
+              snapChunks: other.snapChunks,
+              snapBytes: other.snapBytes,
+              snapSha256: other.snapSha256,
+            },
             "Merge",
           );
         },

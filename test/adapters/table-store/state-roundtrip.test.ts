@@ -106,7 +106,9 @@ describe("state round trip", () => {
       ruleId: "pull.granted",
       clusterId: clusterId(2),
       registryId: registryId(2),
-      evidence: { assignments: Array.from({ length: 3000 }, (_, i) => `/subscriptions/x/providers/Microsoft.Authorization/roleAssignments/${i}`) },
+      evidence: {
+        assignments: Array.from({ length: 3000 }, (_, i) => `/subscriptions/x/providers/Microsoft.Authorization/roleAssignments/${i}`),
+      },
     });
     expect(JSON.stringify(big).length).toBeGreaterThan(64 * 1024);
     await commit(store, "tenant", { findings: [big], attachments: [] });
@@ -169,12 +171,16 @@ describe("state round trip", () => {
     await commit(store, "tenant", { findings: few, attachments: [] });
     expect(comparable(await store.loadState("tenant"))).toEqual(comparable({ findings: few, attachments: [] }));
     expect((await store.queryFindings("tenant", { clusterId: c }, 100)).items).toHaveLength(3);
-    const after = (await rawEntities(rawTable(store, "findings"))).filter((x) => String(x.partitionKey) === keys.clusterPartition("tenant", c));
+    const after = (await rawEntities(rawTable(store, "findings"))).filter(
+      (x) => String(x.partitionKey) === keys.clusterPartition("tenant", c),
+    );
     const tombstones = after.filter((x) => x.g1 === 2 && x.n1 === 0);
     expect(tombstones.length).toBe(clusterRows.length - 1);
     // The next commit collects them.
     await commit(store, "tenant", { findings: few, attachments: [] });
-    const collected = (await rawEntities(rawTable(store, "findings"))).filter((x) => String(x.partitionKey) === keys.clusterPartition("tenant", c));
+    const collected = (await rawEntities(rawTable(store, "findings"))).filter(
+      (x) => String(x.partitionKey) === keys.clusterPartition("tenant", c),
+    );
     expect(collected).toHaveLength(1);
   });
 
@@ -182,15 +188,28 @@ describe("state round trip", () => {
     const store = await newStore();
     await commit(store, "tenant", estate(2, 1));
     const state = rawTable(store, "state");
-    const { etag: _etag, timestamp: _ts, layout: _layout, ...pointer } = await state.getEntity<Record<string, unknown>>(keys.controlPartition("tenant"), "pointer");
+    const {
+      etag: _etag,
+      timestamp: _ts,
+      layout: _layout,
+      ...pointer
+    } = await state.getEntity<Record<string, unknown>>(keys.controlPartition("tenant"), "pointer");
     await state.upsertEntity({ ...pointer, partitionKey: keys.controlPartition("tenant"), rowKey: "pointer" }, "Replace");
-    await expect(store.loadState("tenant")).rejects.toMatchObject({ code: "IncompatibleLayout", message: expect.stringContaining("AUDIT_TABLE_PREFIX") });
+    await expect(store.loadState("tenant")).rejects.toMatchObject({
+      code: "IncompatibleLayout",
+      message: expect.stringContaining("AUDIT_TABLE_PREFIX"),
+    });
     await expect(store.queryFindings("tenant", {}, 10)).rejects.toMatchObject({ code: "IncompatibleLayout" });
   });
 
   test("numbers come back as numbers: nothing is a bigint", async () => {
     const store = await newStore();
-    const f = finding({ ruleId: "network.path", clusterId: clusterId(3), registryId: registryId(3), evidence: { big: 2 ** 40, small: 3, ratio: 0.5 } });
+    const f = finding({
+      ruleId: "network.path",
+      clusterId: clusterId(3),
+      registryId: registryId(3),
+      evidence: { big: 2 ** 40, small: 3, ratio: 0.5 },
+    });
     await commit(store, "tenant", { findings: [f], attachments: [] });
     const s = await store.loadState("tenant");
     expect(() => JSON.stringify(s)).not.toThrow();
@@ -265,7 +284,13 @@ describe("prepare (encoding ahead of the commit)", () => {
     const rows = async (s: typeof plain) =>
       (await rawEntities(rawTable(s, "findings")))
         .map((e): Record<string, unknown> => ({ ...e, etag: undefined, timestamp: undefined, odata: undefined }))
-        .map((e) => JSON.stringify(Object.keys(e).sort().map((k) => [k, k.startsWith("b") ? Buffer.from(e[k] as Uint8Array).toString("base64") : e[k]])));
+        .map((e) =>
+          JSON.stringify(
+            Object.keys(e)
+              .sort()
+              .map((k) => [k, k.startsWith("b") ? Buffer.from(e[k] as Uint8Array).toString("base64") : e[k]]),
+          ),
+        );
     const [a, b] = [await rows(plain), await rows(ahead)];
     expect(a.length).toBeGreaterThan(0);
     expect(b.sort()).toEqual(a.sort());

@@ -16,7 +16,10 @@ export interface Envelope {
   time: string;
   iKey: string;
   tags: Record<string, string>;
-  data: { baseType: string; baseData: Record<string, unknown> & { name?: string; properties?: Record<string, string>; measurements?: Record<string, number> } };
+  data: {
+    baseType: string;
+    baseData: Record<string, unknown> & { name?: string; properties?: Record<string, string>; measurements?: Record<string, number> };
+  };
 }
 
 export interface Capture {
@@ -38,7 +41,23 @@ export function selfSignedCertificate(dir: string): { certFile: string; keyFile:
   try {
     execFileSync(
       "openssl",
-      ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", keyFile, "-out", certFile, "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        keyFile,
+        "-out",
+        certFile,
+        "-days",
+        "1",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-addext",
+        "subjectAltName=IP:127.0.0.1,DNS:localhost",
+      ],
       { stdio: "pipe" },
     );
   } catch (err) {

@@ -5,8 +5,10 @@ import { normalizeId } from "../../../src/core/resource-id.js";
 import { parseEstate, type Estate } from "../../../src/adapters/simulator/index.js";
 
 export const CASES = path.join(__dirname, "..", "..", "conformance");
-export const CLUSTER = "/subscriptions/7d19c42c-92a2-5901-b116-4a08dfd726d4/resourceGroups/rg-retail/providers/Microsoft.ContainerService/managedClusters/aks-retail";
-export const REGISTRY = "/subscriptions/7d19c42c-92a2-5901-b116-4a08dfd726d4/resourceGroups/rg-retail/providers/Microsoft.ContainerRegistry/registries/retailacr";
+export const CLUSTER =
+  "/subscriptions/7d19c42c-92a2-5901-b116-4a08dfd726d4/resourceGroups/rg-retail/providers/Microsoft.ContainerService/managedClusters/aks-retail";
+export const REGISTRY =
+  "/subscriptions/7d19c42c-92a2-5901-b116-4a08dfd726d4/resourceGroups/rg-retail/providers/Microsoft.ContainerRegistry/registries/retailacr";
 export const SUBSCRIPTION = "7d19c42c-92a2-5901-b116-4a08dfd726d4";
 
 /** The estate file's JSON with an exemption tag on the resources given (ID -> tag value). */

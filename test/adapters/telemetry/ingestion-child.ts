@@ -29,7 +29,15 @@ const guardedConnect = net.Socket.prototype.connect;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 (net.Socket.prototype as any).connect = function recordConnect(this: net.Socket, ...args: any[]) {
   const o = args[0];
-  const host = Array.isArray(o) ? o[0]?.host : typeof o === "object" && o ? (o.path ? "localhost" : o.host) : typeof args[1] === "string" ? args[1] : undefined;
+  const host = Array.isArray(o)
+    ? o[0]?.host
+    : typeof o === "object" && o
+      ? o.path
+        ? "localhost"
+        : o.host
+      : typeof args[1] === "string"
+        ? args[1]
+        : undefined;
   if (!isLoopback(host)) attempts.push(`connect ${host}`);
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   return (guardedConnect as any).apply(this, args);
@@ -52,7 +60,10 @@ const credential: TokenCredential = {
 
 async function main(): Promise<void> {
   startApplicationInsights(
-    { connectionString: env("APPLICATIONINSIGHTS_CONNECTION_STRING"), authenticationString: env("APPLICATIONINSIGHTS_AUTHENTICATION_STRING") },
+    {
+      connectionString: env("APPLICATIONINSIGHTS_CONNECTION_STRING"),
+      authenticationString: env("APPLICATIONINSIGHTS_AUTHENTICATION_STRING"),
+    },
     { credential, offlineStorage: false },
   );
   // Loaded now, as the host loads function files: telemetry-setup's bootstrap finds the SDK started.

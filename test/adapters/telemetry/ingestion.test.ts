@@ -71,7 +71,9 @@ beforeAll(async () => {
   // Run 2: the pull role is gone (pull.granted fails), and the registry's public-network finding is exempted.
   fs.writeFileSync(run2, JSON.stringify(estateJsonWith("drift-pull-removed.json", { [REGISTRY]: "registry.public-unrestricted" })));
 
-  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(APPLICATIONINSIGHTS_|AUDIT_|AZURE_|HTTPS?_PROXY|NO_PROXY)/i.test(k)));
+  const inherited = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !/^(APPLICATIONINSIGHTS_|AUDIT_|AZURE_|HTTPS?_PROXY|NO_PROXY)/i.test(k)),
+  );
   const code = await runChild({
     ...(inherited as Record<string, string>),
     NODE_EXTRA_CA_CERTS: tls.certFile,
@@ -97,17 +99,28 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  if (process.env.INGESTION_DEBUG) fs.writeFileSync(process.env.INGESTION_DEBUG, JSON.stringify({ capture: { envelopes: capture.envelopes, requests: capture.requests, connects: capture.connects }, out }, null, 1));
+  if (process.env.INGESTION_DEBUG)
+    fs.writeFileSync(
+      process.env.INGESTION_DEBUG,
+      JSON.stringify({ capture: { envelopes: capture.envelopes, requests: capture.requests, connects: capture.connects }, out }, null, 1),
+    );
   await capture?.close();
   if (compiled) fs.rmSync(compiled, { recursive: true, force: true });
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-const events = (name: string): Envelope[] => capture.envelopes.filter((e) => e.data.baseType === "EventData" && e.data.baseData.name === name);
+const events = (name: string): Envelope[] =>
+  capture.envelopes.filter((e) => e.data.baseType === "EventData" && e.data.baseData.name === name);
 const metricPoints = (name: string) =>
   capture.envelopes
     .filter((e) => e.data.baseType === "MetricData")
-    .flatMap((e) => (e.data.baseData.metrics as { name: string; value: number; count: number; max: number }[]).map((m) => ({ ...m, time: e.time, properties: e.data.baseData.properties ?? {} })))
+    .flatMap((e) =>
+      (e.data.baseData.metrics as { name: string; value: number; count: number; max: number }[]).map((m) => ({
+        ...m,
+        time: e.time,
+        properties: e.data.baseData.properties ?? {},
+      })),
+    )
     .filter((m) => m.name === name);
 
 describe("what reaches the ingestion endpoint", () => {
@@ -162,7 +175,8 @@ describe("what reaches the ingestion endpoint", () => {
     const expected = out.changes.flat().filter((f) => f.change !== "unchanged");
     expect(changed).toHaveLength(expected.length);
     for (const e of changed) expect(Object.keys(e.data.baseData.properties!).sort()).toEqual([...FINDING_DIMENSIONS].sort());
-    const byRun = (runId: string) => changed.filter((e) => e.data.baseData.properties!.runId === runId).map((e) => e.data.baseData.properties!);
+    const byRun = (runId: string) =>
+      changed.filter((e) => e.data.baseData.properties!.runId === runId).map((e) => e.data.baseData.properties!);
     // Run 1: everything is new.
     expect(byRun(out.runs[0].id).map((p) => p.change)).toEqual(out.changes[0].map(() => "new"));
     // Run 2: the pull role was removed.
@@ -180,7 +194,9 @@ describe("what reaches the ingestion endpoint", () => {
         exempt: "false",
       }),
     ]);
-    expect(changed.every((e) => e.tags["ai.operation.id"] === TRACE[0].traceId || e.tags["ai.operation.id"] === TRACE[1].traceId)).toBe(true);
+    expect(changed.every((e) => e.tags["ai.operation.id"] === TRACE[0].traceId || e.tags["ai.operation.id"] === TRACE[1].traceId)).toBe(
+      true,
+    );
   });
 
   test("OpenFindings after each run: every rule at its severity, exempted findings left out, zero when it drops", () => {
@@ -189,7 +205,11 @@ describe("what reaches the ingestion endpoint", () => {
     expect(times).toHaveLength(2); // one flush per run
     const at = (i: number, ruleId: string) => points.filter((p) => p.time === times[i] && p.properties.ruleId === ruleId);
     for (const i of [0, 1]) {
-      for (const r of RULES) expect(at(i, r.id).map((p) => p.properties.severity), `${r.id} run ${i + 1}`).toEqual([r.severity]);
+      for (const r of RULES)
+        expect(
+          at(i, r.id).map((p) => p.properties.severity),
+          `${r.id} run ${i + 1}`,
+        ).toEqual([r.severity]);
     }
     expect(at(0, "registry.public-unrestricted")[0].max).toBe(1);
     expect(at(1, "registry.public-unrestricted")[0].max).toBe(0); // exempted in run 2: drops to zero
@@ -216,7 +236,9 @@ describe("what reaches the ingestion endpoint", () => {
       const arm = inRun(i).filter((d) => String(d.data.baseData.target).startsWith("https://management.azure.com/"));
       expect(arm.length, `ARM calls of run ${i + 1}`).toBe(run.stats.resourceGraphRequests + run.stats.armRequests);
       expect(arm.every((d) => d.data.baseData.type === "Http" && d.data.baseData.success === true)).toBe(true);
-      const tables = inRun(i).filter((d) => d.data.baseData.type === "Http" && String(d.data.baseData.target).startsWith(inject("azuriteTableUrl")));
+      const tables = inRun(i).filter(
+        (d) => d.data.baseData.type === "Http" && String(d.data.baseData.target).startsWith(inject("azuriteTableUrl")),
+      );
       expect(tables.length, `Table Storage requests of run ${i + 1}`).toBeGreaterThan(0);
       // Direct children of the invocation (the Functions host's request) or of the SDK's operation spans.
       const ids = new Set([TRACE[i].spanId, ...inRun(i).map((d) => String(d.data.baseData.id))]);
@@ -226,11 +248,15 @@ describe("what reaches the ingestion endpoint", () => {
     // No dependency of the audit escaped its invocation's operation, and none is reported twice by the raw
     // HTTP instrumentation (which is off).
     const audit = deps.filter((d) => /management\.azure\.com|devstoreaccount1/.test(String(d.data.baseData.target)));
-    expect(audit.filter((d) => ![TRACE[0].traceId, TRACE[1].traceId].includes(d.tags["ai.operation.id"])).map((d) => d.data.baseData.name)).toEqual([]);
+    expect(
+      audit.filter((d) => ![TRACE[0].traceId, TRACE[1].traceId].includes(d.tags["ai.operation.id"])).map((d) => d.data.baseData.name),
+    ).toEqual([]);
     expect(capture.envelopes.filter((e) => e.data.baseType === "RequestData")).toEqual([]);
   });
 
   test("the cloud role is the function app (WEBSITE_SITE_NAME)", () => {
-    expect(new Set(capture.envelopes.filter((e) => e.data.baseType !== "MetricData").map((e) => e.tags["ai.cloud.role"]))).toEqual(new Set(["aks-acr-auditor-test"]));
+    expect(new Set(capture.envelopes.filter((e) => e.data.baseType !== "MetricData").map((e) => e.tags["ai.cloud.role"]))).toEqual(
+      new Set(["aks-acr-auditor-test"]),
+    );
   });
 });

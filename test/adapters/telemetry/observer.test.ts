@@ -92,7 +92,9 @@ describe("a run's telemetry (real audits, recording sink)", async () => {
 
     const [cluster] = sink.metric(METRICS.failingAttachments, { clusterId: normalizeId(CLUSTER) });
     expect(cluster.properties.subscriptionId).toBe("7d19c42c-92a2-5901-b116-4a08dfd726d4");
-    const failingRegistries = new Set(findings.filter((f) => isOpen(f) && f.clusterId && f.registryId).map((f) => normalizeId(f.registryId!)));
+    const failingRegistries = new Set(
+      findings.filter((f) => isOpen(f) && f.clusterId && f.registryId).map((f) => normalizeId(f.registryId!)),
+    );
     expect(cluster.value).toBe(failingRegistries.size);
   });
 
@@ -157,10 +159,13 @@ describe("failures never fail an audit", () => {
 
   test("a flush that never returns gives up after the timeout", async () => {
     const errors: unknown[] = [];
-    const observer = new TelemetryObserver({ ...new RecordingSink(), trackEvent() {}, trackMetric() {}, flush: () => new Promise<void>(() => {}) }, {
-      flushTimeoutMs: 50,
-      onError: (e) => errors.push(e),
-    });
+    const observer = new TelemetryObserver(
+      { ...new RecordingSink(), trackEvent() {}, trackMetric() {}, flush: () => new Promise<void>(() => {}) },
+      {
+        flushTimeoutMs: 50,
+        onError: (e) => errors.push(e),
+      },
+    );
     const started = Date.now();
     await observer.flush();
     expect(Date.now() - started).toBeLessThan(2_000);
@@ -178,7 +183,14 @@ describe("failures never fail an audit", () => {
       scopes: [],
       missed: [],
       warnings: [],
-      counts: { total: 0, byStatus: { pass: 0, fail: 0, unknown: 0 }, byStatusSeverity: {}, byChange: { new: 0, unchanged: 0, changed: 0, removed: 0 }, openFailing: 0, exempted: 0 },
+      counts: {
+        total: 0,
+        byStatus: { pass: 0, fail: 0, unknown: 0 },
+        byStatusSeverity: {},
+        byChange: { new: 0, unchanged: 0, changed: 0, removed: 0 },
+        openFailing: 0,
+        exempted: 0,
+      },
       stats: { resourceGraphRequests: 3, armRequests: 0, throttled: 1, tableOperations: 2 },
       error: "Resource Graph answered 403",
     } satisfies RunRecord;
@@ -198,7 +210,10 @@ describe("telemetryFromConfig and the Entra ID credential", () => {
 
   test("an observer over the given sink when the connection string is set; flushTelemetry flushes it", async () => {
     const sink = new RecordingSink();
-    const observer = telemetryFromConfig({ appInsightsConnectionString: "InstrumentationKey=00000000-0000-0000-0000-000000000001" }, { sink });
+    const observer = telemetryFromConfig(
+      { appInsightsConnectionString: "InstrumentationKey=00000000-0000-0000-0000-000000000001" },
+      { sink },
+    );
     expect(observer).toBeInstanceOf(TelemetryObserver);
     await flushTelemetry(observer);
     await flushTelemetry(undefined);
@@ -211,18 +226,34 @@ describe("telemetryFromConfig and the Entra ID credential", () => {
     const fake: TokenCredential = { getToken: async () => ({ token: "t", expiresOnTimestamp: Date.now() + 60_000 }) };
     const factory = (clientId: string | undefined) => (built.push(clientId), fake);
     const cs = "InstrumentationKey=00000000-0000-0000-0000-000000000001";
-    expect(ingestionCredential({ connectionString: cs, authenticationString: "Authorization=AAD;ClientId=11111111-2222-3333-4444-555555555555" }, { managedIdentityCredential: factory })).toBe(fake);
-    expect(ingestionCredential({ connectionString: cs, authenticationString: "Authorization=AAD" }, { managedIdentityCredential: factory })).toBe(fake);
+    expect(
+      ingestionCredential(
+        { connectionString: cs, authenticationString: "Authorization=AAD;ClientId=11111111-2222-3333-4444-555555555555" },
+        { managedIdentityCredential: factory },
+      ),
+    ).toBe(fake);
+    expect(
+      ingestionCredential({ connectionString: cs, authenticationString: "Authorization=AAD" }, { managedIdentityCredential: factory }),
+    ).toBe(fake);
     expect(built).toEqual(["11111111-2222-3333-4444-555555555555", undefined]);
     // Without the setting: instrumentation-key ingestion (no credential); an injected one always wins.
     expect(ingestionCredential({ connectionString: cs })).toBeUndefined();
-    expect(ingestionCredential({ connectionString: cs, authenticationString: "Authorization=AAD" }, { credential: fake, managedIdentityCredential: factory })).toBe(fake);
+    expect(
+      ingestionCredential(
+        { connectionString: cs, authenticationString: "Authorization=AAD" },
+        { credential: fake, managedIdentityCredential: factory },
+      ),
+    ).toBe(fake);
     expect(built).toHaveLength(2);
-    expect(() => ingestionCredential({ connectionString: cs, authenticationString: "Authorization=Key" })).toThrow(/APPLICATIONINSIGHTS_AUTHENTICATION_STRING/);
+    expect(() => ingestionCredential({ connectionString: cs, authenticationString: "Authorization=Key" })).toThrow(
+      /APPLICATIONINSIGHTS_AUTHENTICATION_STRING/,
+    );
   });
 
   test("withTraceParent just runs the function while no SDK is registered", async () => {
-    await expect(withTraceParent({ traceParent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" }, async () => 42)).resolves.toBe(42);
+    await expect(withTraceParent({ traceParent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" }, async () => 42)).resolves.toBe(
+      42,
+    );
     await expect(withTraceParent(undefined, async () => 7)).resolves.toBe(7);
   });
 });
