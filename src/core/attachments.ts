@@ -8,7 +8,7 @@ import type { Cluster, Registry } from "./inventory.js";
 import type { InventoryIndex } from "./inventory-index.js";
 import { couldPull } from "./permissions.js";
 import type { StoredAttachment, StoredState } from "./ports.js";
-import { looksLikeResourceId, nameOf, normalizeId, resourceGroupIdOf, sameId } from "./resource-id.js";
+import { looksLikeResourceId, nameOf, normalizeId, resourceGroupIdOf, sameId, subscriptionOf } from "./resource-id.js";
 
 export const REGISTRIES_TAG = "aks-acr-audit-registries";
 
@@ -124,6 +124,23 @@ export function inferAttachments(idx: InventoryIndex, previous: Pick<StoredState
         );
         add(cluster, r.registryId, "declared", { declaredAs: entry, unresolved: r.unresolved || undefined });
       }
+      // The list replaces remembered pairs, not granted ones: a pair granted before whose grant this run
+      // cannot see (role assignments not read, the registry not visible) is kept, so that its findings
+      // are not-visible rather than removed as if the attachment had ended.
+      for (const p of prev) {
+        if (!p.sources.includes("granted") || forgotten.has(key(p.clusterId, p.registryId))) continue;
+        const known = idx.registries.get(p.registryId);
+        const registryId = known ? known.id : p.registryId;
+        if (out.has(key(cluster.id, registryId))) continue;
+        const sub = subscriptionOf(registryId);
+        const grantUnseen =
+          !known ||
+          !cluster.kubeletObjectId ||
+          idx.missedFor("roleAssignments", sub) ||
+          idx.missedFor("roleAssignments", cluster.subscriptionId) ||
+          idx.missedFor("roleDefinitions", sub);
+        if (grantUnseen && (known || idx.visibility(sub) !== "visible")) add(cluster, registryId, "remembered");
+      }
     } else {
       for (const p of prev) {
         if (forgotten.has(key(p.clusterId, p.registryId))) continue;
@@ -138,6 +155,23 @@ export function inferAttachments(idx: InventoryIndex, previous: Pick<StoredState
   // Granted wins the registry ID's casing from the inventory; keep sources in a stable order.
   const order: AttachmentSource[] = ["granted", "declared", "remembered"];
   return [...out.values()].map((a) => ({ ...a, sources: order.filter((s) => a.sources.includes(s)) }));
+}
+
+/**
+ * Registries of the previous run's attachments whose cluster this run cannot see (its subscription is not
+ * readable, or a query for it failed) and that were not forgotten: the pairs are remembered, so each such
+ * registry is still part of an attachment (rules.md: its registry rules are evaluated).
+ */
+export function hiddenAttachedRegistries(idx: InventoryIndex, previous: Pick<StoredState, "attachments" | "forgotten">): string[] {
+  const forgotten = new Set(previous.forgotten.map((f) => key(f.clusterId, f.registryId)));
+  const out = new Map<string, string>();
+  for (const p of previous.attachments) {
+    if (idx.clusters.has(p.clusterId) || idx.visibilityOfId(p.clusterId) === "visible") continue;
+    if (forgotten.has(key(p.clusterId, p.registryId))) continue;
+    const k = normalizeId(p.registryId);
+    if (!out.has(k)) out.set(k, p.registryId);
+  }
+  return [...out.values()];
 }
 
 /** Whether two attachments are the same pair. */

@@ -2,7 +2,7 @@
  * The audit use case: discover -> infer attachments -> evaluate rules -> drift -> exemptions -> store.
  * The CLI and the timer function both call `runAudit`; neither knows the steps.
  */
-import { inferAttachments } from "./attachments.js";
+import { hiddenAttachedRegistries, inferAttachments } from "./attachments.js";
 import type { Cloud } from "./clouds.js";
 import { DriftTracker, previousKubelets } from "./drift.js";
 import { ExemptionMatcher } from "./exemptions.js";
@@ -275,7 +275,11 @@ export class Assessment {
     const findings: (Finding | undefined)[] = [];
     this.staged = { network, findings };
     this.exemptions = new ExemptionMatcher(index, this.previous.exemptions, this.opts.now);
-    const opts = { armPrivateLink: this.opts.armPrivateLink, previousKubelet: previousKubelets(this.previous.findings) };
+    const opts = {
+      armPrivateLink: this.opts.armPrivateLink,
+      previousKubelet: previousKubelets(this.previous.findings),
+      hiddenAttachedRegistries: hiddenAttachedRegistries(index, this.previous),
+    };
     for (const step of earlySteps(index, attachments, opts)) {
       if ("networkOf" in step) {
         network.push({ at: findings.length, attachment: step.networkOf });

@@ -12,7 +12,21 @@ import { text } from "./text.js";
 /** Why an earlier finding has no evaluation in this run. */
 export type Disposition = { kind: "removed"; why: string } | { kind: "not-visible"; why: string };
 
-export function dispositionOf(prev: Finding, idx: InventoryIndex, attachments: Map<string, Attachment>): Disposition {
+/** Key of a (cluster, registry) pair, IDs normalised. */
+export function pairKey(clusterId: string, registryId: string): string {
+  return `${normalizeId(clusterId)}|${normalizeId(registryId)}`;
+}
+
+/**
+ * `pathUnknown`: pairs whose `network.path` is unknown because network facts were not visible in this
+ * run; a `network.private-dns` finding of such a pair cannot be known not to apply.
+ */
+export function dispositionOf(
+  prev: Finding,
+  idx: InventoryIndex,
+  attachments: Map<string, Attachment>,
+  pathUnknown?: ReadonlySet<string>,
+): Disposition {
   if (prev.clusterId) {
     const cluster = idx.clusters.get(prev.clusterId);
     if (!cluster) {
@@ -25,8 +39,11 @@ export function dispositionOf(prev: Finding, idx: InventoryIndex, attachments: M
           };
     }
     if (!prev.registryId) return { kind: "removed", why: "rule no longer applies" };
-    const att = attachments.get(`${normalizeId(prev.clusterId)}|${normalizeId(prev.registryId)}`);
+    const att = attachments.get(pairKey(prev.clusterId, prev.registryId));
     if (!att) return { kind: "removed", why: "attachment ended" };
+    if (prev.ruleId === "network.private-dns" && pathUnknown?.has(pairKey(prev.clusterId, prev.registryId))) {
+      return { kind: "not-visible", why: "the network path could not be determined in this run" };
+    }
   }
   if (prev.registryId && !idx.registries.get(prev.registryId)) {
     const sub = subscriptionOf(prev.registryId);
@@ -49,6 +66,8 @@ export function dispositionOf(prev: Finding, idx: InventoryIndex, attachments: M
 export class DriftTracker {
   private readonly prevByKey = new Map<string, Finding>();
   private readonly seen = new Set<string>();
+  /** Pairs whose `network.path` is `unknown` in this run: whether `network.private-dns` applies is not known. */
+  private readonly pathUnknown = new Set<string>();
 
   constructor(private readonly previous: Finding[]) {
     for (const p of previous) this.prevByKey.set(findingKey(p), p);
@@ -59,6 +78,9 @@ export class DriftTracker {
     const k = findingKey(e);
     if (this.seen.has(k)) return undefined;
     this.seen.add(k);
+    if (e.ruleId === "network.path" && e.status === "unknown" && e.reason === NOT_VISIBLE && e.clusterId && e.registryId) {
+      this.pathUnknown.add(pairKey(e.clusterId, e.registryId));
+    }
     const prev = this.prevByKey.get(k);
     const subscriptionId = subscriptionOf(e.clusterId ?? e.registryId ?? "") ?? null;
     if (!prev || prev.change === "removed") return { ...e, change: "new", previousStatus: null, subscriptionId };
@@ -70,18 +92,19 @@ export class DriftTracker {
   release(): void {
     this.prevByKey.clear();
     this.seen.clear();
+    this.pathUnknown.clear();
   }
 
   /** The previous findings no evaluation matched: removed, or not visible. Call once, after every `current`. */
   notSeen(idx: InventoryIndex, attachments: Attachment[]): Finding[] {
     const attByKey = new Map<string, Attachment>();
-    for (const a of attachments) attByKey.set(`${normalizeId(a.clusterId)}|${normalizeId(a.registryId)}`, a);
+    for (const a of attachments) attByKey.set(pairKey(a.clusterId, a.registryId), a);
     const out: Finding[] = [];
     for (const prev of this.previous) {
       const k = findingKey(prev);
       if (this.seen.has(k) || prev.change === "removed") continue;
       this.seen.add(k);
-      const d = dispositionOf(prev, idx, attByKey);
+      const d = dispositionOf(prev, idx, attByKey, this.pathUnknown);
       if (d.kind === "removed") {
         out.push({ ...prev, change: "removed", previousStatus: prev.status, evidence: { ...prev.evidence, removedBecause: d.why } });
       } else {

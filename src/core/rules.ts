@@ -15,6 +15,11 @@ export interface RuleOptions {
   armPrivateLink: boolean;
   /** Kubelet objectIds seen by the previous run, by normalised cluster ID. */
   previousKubelet: Map<string, string>;
+  /**
+   * Registries of remembered attachments whose cluster is not visible in this run (`hiddenAttachments`):
+   * still part of an attachment, so their registry rules are evaluated.
+   */
+  hiddenAttachedRegistries?: readonly string[];
 }
 
 function finding(
@@ -483,6 +488,10 @@ export function* earlySteps(idx: InventoryIndex, attachments: Attachment[], opts
     yield* pullRules(a, c, r, idx, opts);
     yield { networkOf: a };
     yield replicaNearby(c, r, idx);
+  }
+  for (const id of opts.hiddenAttachedRegistries ?? []) {
+    const r = idx.registries.get(id);
+    if (r && !attachedRegistries.has(r.id.toLowerCase())) attachedRegistries.set(r.id.toLowerCase(), r);
   }
   for (const r of attachedRegistries.values()) yield* registryRules(r);
 }

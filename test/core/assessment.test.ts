@@ -6,7 +6,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, test } from "vitest";
-import { Assessment, discover } from "../../src/core/audit.js";
+import { Assessment, attachmentsToRemember, discover } from "../../src/core/audit.js";
 import type { Finding } from "../../src/core/findings.js";
 import type { InventoryIndex } from "../../src/core/inventory-index.js";
 import type { ApiExemption, DiscoveryPort, StoredState } from "../../src/core/ports.js";
@@ -125,12 +125,25 @@ describe("staged assessment", () => {
       let previous = EMPTY;
       if (fs.existsSync(before)) {
         const b = await staged(before, EMPTY);
-        previous = { ...EMPTY, generation: 1, findings: b.result.findings, exemptions: apiExemptionsFor(b.result.findings) };
+        previous = {
+          ...EMPTY,
+          generation: 1,
+          findings: b.result.findings,
+          attachments: attachmentsToRemember(b.index, b.attachments, EMPTY),
+          exemptions: apiExemptionsFor(b.result.findings),
+        };
       }
-      const first = expectSame(await staged(file, previous), previous, file);
+      const s1 = await staged(file, previous);
+      const first = expectSame(s1, previous, file);
       networkFindings += first.filter((f) => f.ruleId.startsWith("network.")).length;
       // The same estate again, after the first run, with API exemptions: unchanged drift, exemptions applied.
-      const again = { ...EMPTY, generation: 2, findings: first, exemptions: apiExemptionsFor(first) };
+      const again = {
+        ...EMPTY,
+        generation: 2,
+        findings: first,
+        attachments: attachmentsToRemember(s1.index, s1.attachments, previous),
+        exemptions: apiExemptionsFor(first),
+      };
       const second = expectSame(await staged(file, again), again, `${file} (rerun)`);
       apiExempted += second.filter((f) => f.exemption?.source === "api").length;
     }

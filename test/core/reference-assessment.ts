@@ -7,7 +7,8 @@
  */
 import { tagValue } from "../../src/core/attachments.js";
 import { NOT_VISIBLE } from "../../src/core/catalog.js";
-import { dispositionOf } from "../../src/core/drift.js";
+import { dispositionOf, pairKey } from "../../src/core/drift.js";
+import { hiddenAttachedRegistries } from "../../src/core/attachments.js";
 import { activeOn, EXEMPT_TAG, parseExemptTag, type TagExemption } from "../../src/core/exemptions.js";
 import { findingKey, type Attachment, type Evaluation, type Exemption, type Finding } from "../../src/core/findings.js";
 import type { InventoryIndex } from "../../src/core/inventory-index.js";
@@ -48,6 +49,10 @@ function evaluateAllOnce(idx: InventoryIndex, attachments: Attachment[], opts: R
     const r = idx.registries.get(a.registryId);
     if (r) attachedRegistries.set(r.id.toLowerCase(), r);
   }
+  for (const id of opts.hiddenAttachedRegistries ?? []) {
+    const r = idx.registries.get(id);
+    if (r && !attachedRegistries.has(r.id.toLowerCase())) attachedRegistries.set(r.id.toLowerCase(), r);
+  }
   for (const r of attachedRegistries.values()) out.push(...registryRules(r));
   return out;
 }
@@ -59,6 +64,11 @@ function driftOnce(evaluations: Evaluation[], previous: Finding[], idx: Inventor
   for (const a of attachments) attByKey.set(`${normalizeId(a.clusterId)}|${normalizeId(a.registryId)}`, a);
   const out: Finding[] = [];
   const seen = new Set<string>();
+  const pathUnknown = new Set(
+    evaluations
+      .filter((e) => e.ruleId === "network.path" && e.status === "unknown" && e.reason === NOT_VISIBLE && e.clusterId && e.registryId)
+      .map((e) => pairKey(e.clusterId!, e.registryId!)),
+  );
   for (const e of evaluations) {
     const k = findingKey(e);
     if (seen.has(k)) continue;
@@ -73,7 +83,7 @@ function driftOnce(evaluations: Evaluation[], previous: Finding[], idx: Inventor
     const k = findingKey(prev);
     if (seen.has(k) || prev.change === "removed") continue;
     seen.add(k);
-    const d = dispositionOf(prev, idx, attByKey);
+    const d = dispositionOf(prev, idx, attByKey, pathUnknown);
     if (d.kind === "removed") {
       out.push({ ...prev, change: "removed", previousStatus: prev.status, evidence: { ...prev.evidence, removedBecause: d.why } });
     } else {
@@ -157,7 +167,11 @@ export function referenceAssessment(
   previous: StoredState,
   now: Date,
 ): { findings: Finding[]; warnings: RunWarning[] } {
-  const evaluations = evaluateAllOnce(index, attachments, { armPrivateLink: false, previousKubelet: kubeletsOf(previous.findings) });
+  const evaluations = evaluateAllOnce(index, attachments, {
+    armPrivateLink: false,
+    previousKubelet: kubeletsOf(previous.findings),
+    hiddenAttachedRegistries: hiddenAttachedRegistries(index, previous),
+  });
   const findings = driftOnce(evaluations, previous.findings, index, attachments);
   const warnings = exemptionsOnce(findings, index, previous.exemptions, now);
   for (const f of findings) f.remediation = remediate(f, index);

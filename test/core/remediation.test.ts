@@ -2,7 +2,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, test } from "vitest";
-import { assess, discover } from "../../src/core/audit.js";
+import { assess, attachmentsToRemember, discover } from "../../src/core/audit.js";
+import type { StoredAttachment } from "../../src/core/ports.js";
 import { CLOUDS } from "../../src/core/clouds.js";
 import { RULES } from "../../src/core/catalog.js";
 import type { Finding } from "../../src/core/findings.js";
@@ -14,13 +15,19 @@ const EMPTY = { generation: 0, lastRunId: null, findings: [], attachments: [], f
 const ROOT = path.join(__dirname, "../..");
 
 async function findingsOf(file: string): Promise<Finding[]> {
+  return (await stateOf(file)).findings;
+}
+
+/** What a run of `file` leaves for the next: its findings and the attachments it remembers. */
+async function stateOf(file: string): Promise<{ findings: Finding[]; attachments: StoredAttachment[] }> {
   // A drift case is audited after its ".before" estate, as the conformance runner does.
   const before = file.replace(/\.json$/, ".before.json");
-  const previous = !file.endsWith(".before.json") && fs.existsSync(before) ? { ...EMPTY, findings: await findingsOf(before) } : EMPTY;
+  const previous = !file.endsWith(".before.json") && fs.existsSync(before) ? { ...EMPTY, ...(await stateOf(before)) } : EMPTY;
   const estate = loadEstateFile(file);
   const { discovery, cloud } = simulatorDiscovery(estate);
   const { index, attachments } = await discover(discovery, { kind: "tenant" }, cloud, previous);
-  return assess(index, attachments, previous, { armPrivateLink: false, now: new Date("2026-11-25T00:00:00Z") }).findings;
+  const findings = assess(index, attachments, previous, { armPrivateLink: false, now: new Date("2026-11-25T00:00:00Z") }).findings;
+  return { findings, attachments: attachmentsToRemember(index, attachments, previous) };
 }
 
 const NO_REMEDIATION = new Set(["repository-scoped", "not-visible", "kubelet-identity-missing", "role-definition-unresolved"]);

@@ -129,19 +129,35 @@ export function toRoleAssignment(r: Row): RoleAssignment | undefined {
   const principalId = str(r.principalId);
   const roleDefinitionId = str(r.roleDefinitionId);
   if (!id || !principalId || !roleDefinitionId) return undefined;
-  return { id, scope: str(r.scope) ?? "/", principalId, roleDefinitionId, condition: str(r.condition) };
+  // An assignment's ID is `<scope>/providers/Microsoft.Authorization/roleAssignments/<name>`: where the
+  // row has no scope, the ID has it (never assume root: that would grant everywhere). Neither: unusable.
+  const scope = str(r.scope) ?? scopeOfAssignmentId(id);
+  if (scope === undefined) return undefined;
+  return { id, scope, principalId, roleDefinitionId, condition: str(r.condition) };
+}
+
+/** The scope part of a role assignment ID (`/` for a root-scope assignment); undefined when it is not one. */
+export function scopeOfAssignmentId(id: string): string | undefined {
+  const m = /^(.*)\/providers\/microsoft\.authorization\/roleassignments\/[^/]+\/?$/i.exec(id.trim());
+  if (!m) return undefined;
+  return m[1] === "" ? "/" : m[1];
 }
 
 export function toRoleDefinition(r: Row): RoleDefinition | undefined {
   const id = str(r.id);
   if (!id) return undefined;
   const props = obj(r.properties);
+  // Without its permissions a definition decides nothing: leave it out, so that its assignments are
+  // `unknown` (role-definition-unresolved) rather than read as granting nothing.
+  const permissions = r.permissions ?? props.permissions;
+  if (!Array.isArray(permissions) || permissions.some((p) => p === null || typeof p !== "object" || Array.isArray(p))) return undefined;
   return {
     id,
     guid: roleDefinitionGuid(id),
     roleName: str(r.roleName) ?? str(props.roleName) ?? nameOf(id),
-    type: str(r.roleType) ?? str(props.type) ?? "BuiltInRole",
-    permissions: normalizePermissions(r.permissions ?? props.permissions),
+    // A definition whose type is missing is taken as custom: its wildcards are then not trusted to grant.
+    type: str(r.roleType) ?? str(props.type) ?? "CustomRole",
+    permissions: normalizePermissions(permissions),
   };
 }
 
