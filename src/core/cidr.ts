@@ -67,3 +67,29 @@ export function coveredBy(inner: Ipv4Range, outer: readonly Ipv4Range[]): boolea
 export function overlaps(inner: Ipv4Range, outer: readonly Ipv4Range[]): boolean {
   return outer.some((r) => r.start <= inner.end && inner.start <= r.end);
 }
+
+/**
+ * Whether `text` is an IPv6 address or CIDR (`2001:db8::/32`, `::1`, `::ffff:1.2.3.4/128`). Such a rule is
+ * valid but can never cover an IPv4 egress address, so it neither allows nor makes a decision unknown.
+ */
+export function isIpv6Rule(text: string): boolean {
+  if (typeof text !== "string") return false;
+  const [addr, prefix, ...rest] = text.trim().split("/");
+  if (rest.length || addr === undefined || !addr.includes(":")) return false;
+  if (prefix !== undefined && !(/^\d{1,3}$/.test(prefix) && Number(prefix) <= 128)) return false;
+  let groups = addr.split(":");
+  const last = groups[groups.length - 1];
+  let width = 8;
+  if (last.includes(".")) {
+    if (parseIpv4(last) === undefined) return false;
+    groups = groups.slice(0, -1);
+    width = 6;
+  }
+  if (addr.includes(":::") || (addr.startsWith(":") && !addr.startsWith("::")) || (addr.endsWith(":") && !addr.endsWith("::")))
+    return false;
+  const gaps = addr.split("::").length - 1;
+  if (gaps > 1) return false;
+  const filled = groups.filter((g) => g !== "");
+  if (!filled.every((g) => /^[0-9a-f]{1,4}$/i.test(g))) return false;
+  return gaps === 1 ? filled.length < width : filled.length === width && groups.length === width;
+}

@@ -3,7 +3,7 @@
  * or a public path whose egress IPs the registry firewall allows, and does a private path resolve?
  */
 import { ruleInfo } from "./catalog.js";
-import { coveredBy, parseIpv4Range, type Ipv4Range } from "./cidr.js";
+import { coveredBy, isIpv6Rule, parseIpv4Range, type Ipv4Range } from "./cidr.js";
 import type { Evaluation, Status } from "./findings.js";
 import type { Cluster, NodePool, Registry, VirtualNetwork } from "./inventory.js";
 import type { InventoryIndex } from "./inventory-index.js";
@@ -206,9 +206,12 @@ function evaluatePool(c: Cluster, pool: NodePool, r: Registry, idx: InventoryInd
   const allowRules = r.ipRules.filter((x) => (x.action ?? "Allow").toLowerCase() === "allow");
   const valid: Ipv4Range[] = [];
   const invalid: string[] = [];
+  const ipv6: string[] = [];
   for (const rule of allowRules) {
     const range = parseIpv4Range(rule.value);
     if (range) valid.push(range);
+    else if (isIpv6Rule(rule.value))
+      ipv6.push(rule.value); // valid, and never covers an IPv4 egress address
     else invalid.push(String(rule.value));
   }
   const blocked = ranges.filter((x) => !coveredBy(x, valid));
@@ -217,6 +220,7 @@ function evaluatePool(c: Cluster, pool: NodePool, r: Registry, idx: InventoryInd
     ipRules: allowRules.map((x) => x.value),
     blockedEgress: blocked.map((x) => x.text),
     ...(invalid.length ? { invalidIpRules: invalid } : {}),
+    ...(ipv6.length ? { ipv6IpRules: ipv6 } : {}),
   };
   if (!blocked.length) return { status: "pass", reason: null, evidence: { ...fwEv, path: "public-firewall" } };
   if (invalid.length) return { status: "unknown", reason: "invalid-ip-rule", evidence: fwEv };

@@ -116,11 +116,33 @@ export function couldPull(role: RoleDefinition): boolean {
   return roleGrants(role, PULL_ACTION, false) !== "none" || roleGrants(role, CONTENT_READ_DATA_ACTION, true) !== "none";
 }
 
-/** The write or delete operations a role reaches in a registry (empty when it only reads). */
+/** Any registry operation that writes or deletes (`.../write`, `.../delete`), listed or not above. */
+const REGISTRY_WRITE = /^microsoft\.containerregistry\/.+\/(write|delete)$/i;
+
+/**
+ * The write or delete operations a role reaches in a registry (empty when it only reads): the known ones
+ * (also through wildcards), and any other registry `write` / `delete` action or data action the role
+ * lists (cache rules, credential sets, webhooks ...), not removed by its `notActions` / `notDataActions`.
+ */
 export function writeOperations(role: RoleDefinition): string[] {
   const out: string[] = [];
   for (const op of WRITE_ACTIONS) if (roleGrants(role, op, false) !== "none") out.push(op);
   for (const op of WRITE_DATA_ACTIONS) if (roleGrants(role, op, true) !== "none") out.push(op);
+  const seen = new Set(out.map((o) => o.toLowerCase()));
+  for (const p of role.permissions) {
+    for (const [allowed, denied] of [
+      [p.actions, p.notActions],
+      [p.dataActions, p.notDataActions],
+    ] as const) {
+      for (const a of allowed) {
+        const op = a.trim();
+        if (op.includes("*") || !REGISTRY_WRITE.test(op) || seen.has(op.toLowerCase())) continue;
+        if (denied.some((d) => matchesPattern(d, op))) continue;
+        seen.add(op.toLowerCase());
+        out.push(op);
+      }
+    }
+  }
   return out;
 }
 

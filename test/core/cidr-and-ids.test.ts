@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { coveredBy, parseIpv4Range } from "../../src/core/cidr.js";
+import { coveredBy, isIpv6Rule, parseIpv4Range } from "../../src/core/cidr.js";
 import {
   looksLikeResourceId,
   normalizeId,
@@ -46,4 +46,33 @@ describe("resource IDs are case-insensitive", () => {
     expect(looksLikeResourceId(a)).toBe(true);
     expect(looksLikeResourceId("myregistry.azurecr.io")).toBe(false);
   });
+});
+
+describe("IPv6 rules", () => {
+  test.each([
+    "2001:db8::/32",
+    "::1",
+    "::",
+    "fe80::1%eth0".split("%")[0],
+    "2001:0db8:0000:0000:0000:ff00:0042:8329",
+    "::ffff:1.2.3.4",
+    "::ffff:1.2.3.4/128",
+    "2001:db8::/128",
+  ])("%s is an IPv6 rule", (v) => expect(isIpv6Rule(v)).toBe(true));
+  test.each([
+    "1.2.3.4",
+    "1.2.3.0/24",
+    "2001:db8::/129",
+    "2001:::1",
+    ":1:2:3:4:5:6:7",
+    "1:2:3:4:5:6:7:",
+    "1::2::3",
+    "2001:db8:zz::",
+    "1:2:3:4:5:6:7:8:9",
+    "1:2:3:4:5:6:7",
+    "",
+    "::ffff:1.2.3.400",
+    "abc",
+    "2001:db8::/x",
+  ])("%s is not", (v) => expect(isIpv6Rule(v)).toBe(false));
 });

@@ -86,3 +86,34 @@ describe("pull decision", () => {
     expect(registryMode("abacrepositorypermissions")).toBe("abac");
   });
 });
+
+describe("write-capable roles beyond the known operations", () => {
+  test("any registry write or delete action or data action a role lists counts; notActions remove it; reads do not", () => {
+    const pull = "Microsoft.ContainerRegistry/registries/pull/read";
+    expect(writeOperations(role("CustomRole", [pull, "Microsoft.ContainerRegistry/registries/cacheRules/write"]))).toEqual([
+      "Microsoft.ContainerRegistry/registries/cacheRules/write",
+    ]);
+    expect(writeOperations(role("CustomRole", [pull, "microsoft.containerregistry/registries/webhooks/DELETE"]))).toEqual([
+      "microsoft.containerregistry/registries/webhooks/DELETE",
+    ]);
+    expect(
+      writeOperations(
+        role(
+          "CustomRole",
+          [pull, "Microsoft.ContainerRegistry/registries/credentialSets/write"],
+          ["Microsoft.ContainerRegistry/registries/credentialSets/*"],
+        ),
+      ),
+    ).toEqual([]);
+    expect(writeOperations(role("CustomRole", [pull, "Microsoft.ContainerRegistry/registries/cacheRules/read"]))).toEqual([]);
+    // A known operation is reported once, under its known name.
+    expect(writeOperations(role("CustomRole", [pull, "Microsoft.ContainerRegistry/registries/push/write"]))).toEqual([
+      "Microsoft.ContainerRegistry/registries/push/write",
+    ]);
+    expect(writeOperations(role("CustomRole", [], [], ["Microsoft.ContainerRegistry/registries/repositories/tags/delete"]))).toEqual([
+      "Microsoft.ContainerRegistry/registries/repositories/tags/delete",
+    ]);
+    // Another provider's writes are not the registry's.
+    expect(writeOperations(role("CustomRole", [pull, "Microsoft.Storage/storageAccounts/write"]))).toEqual([]);
+  });
+});
