@@ -50,19 +50,26 @@ interface SignalLike {
   removeEventListener(type: "abort", listener: () => void): void;
 }
 
-const sleep = (ms: number, signal?: SignalLike): Promise<void> =>
-  new Promise((resolve, reject) => {
+/** A sleep; `cancel` settles it at once and clears its timer (a timer left running keeps a CLI process alive). */
+function sleep(ms: number, signal?: SignalLike): { done: Promise<void>; cancel: () => void } {
+  let cancel = (): void => undefined;
+  const done = new Promise<void>((resolve, reject) => {
     if (ms <= 0) return resolve();
-    const t = setTimeout(() => {
+    const finish = (): void => {
+      clearTimeout(t);
       signal?.removeEventListener("abort", onAbort);
       resolve();
-    }, ms);
+    };
+    const t = setTimeout(finish, ms);
     const onAbort = (): void => {
       clearTimeout(t);
       reject(new Error("aborted"));
     };
+    cancel = finish;
     signal?.addEventListener("abort", onAbort, { once: true });
   });
+  return { done, cancel };
+}
 
 interface Sent {
   /** When the request was let through (ms). */
@@ -121,7 +128,12 @@ export class QuotaLimiter {
   private async wait(ms: number, signal?: SignalLike, orResponse = false): Promise<void> {
     const w = Math.max(1, Math.min(ms, this.opts.maxRetryAfterMs));
     const t0 = this.now();
-    await (orResponse ? Promise.race([sleep(w, signal), this.nextResponse()]) : sleep(w, signal));
+    const s = sleep(w, signal);
+    try {
+      await (orResponse ? Promise.race([s.done, this.nextResponse()]) : s.done);
+    } finally {
+      s.cancel();
+    }
     this.stats.waitedMs += Math.max(0, this.now() - t0);
   }
 

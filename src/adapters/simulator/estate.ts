@@ -307,6 +307,13 @@ export function parseEstate(json: unknown, source: string): Estate {
       if (typeof r.id !== "string") fail(`${rowPath}.id`, "expected a string");
       if ((r.id as string).trim() === "") fail(`${rowPath}.id`, "expected a non-empty string");
       if (typeof r.type !== "string") fail(`${rowPath}.type`, "expected a string");
+      // Role definitions are also served through the authorization API, whose client would reshape a
+      // malformed permissions list silently: refuse it here, where it can be named.
+      if ((r.type as string).toLowerCase() === "microsoft.authorization/roledefinitions" && isObject(r.properties)) {
+        const perms = r.properties.permissions;
+        if (perms !== undefined && (!Array.isArray(perms) || perms.some((p) => !isObject(p))))
+          fail(`${rowPath}.properties.permissions`, `expected an array of permission objects, found ${describe(perms)}`);
+      }
       const key = normalizeId(r.id as string);
       const first = seen.get(key);
       if (first !== undefined) fail(`${rowPath}.id`, `duplicate id (case-insensitive) of ${first}.id`);
@@ -349,7 +356,9 @@ export function validateSimulation(value: unknown, source: string, path = "$.sim
   const out: Partial<SimulationSettings> = {};
   if (value.latencyMs !== undefined) {
     const v = value.latencyMs;
-    if (typeof v !== "number" || !Number.isFinite(v) || v < 0) fail(`${path}.latencyMs`, "expected a number >= 0");
+    // A timer cannot wait longer than 2^31-1 ms (Node fires it at once instead); ten minutes is plenty.
+    if (typeof v !== "number" || !Number.isFinite(v) || v < 0 || v > 600_000)
+      fail(`${path}.latencyMs`, "expected a number from 0 to 600000");
     out.latencyMs = v as number;
   }
   if (value.pageSize !== undefined) {

@@ -59,7 +59,22 @@ describe("estate validation", () => {
     ["cloud", (d) => (d.cloud = "AzureGermanCloud"), "$.cloud: expected one of AzureCloud, AzureChinaCloud, AzureUSGovernment"],
     ["description", (d) => (d.description = 1), "$.description: expected a string"],
     ["simulation", (d) => (d.simulation = 5), "$.simulation: expected an object"],
-    ["latencyMs", (d) => (d.simulation = { latencyMs: -1 }), "$.simulation.latencyMs: expected a number >= 0"],
+    ["latencyMs", (d) => (d.simulation = { latencyMs: -1 }), "$.simulation.latencyMs: expected a number from 0 to 600000"],
+    [
+      "latencyMs too long for a timer",
+      (d) => (d.simulation = { latencyMs: 2 ** 31 }),
+      "$.simulation.latencyMs: expected a number from 0 to 600000",
+    ],
+    [
+      "role definition permissions not a list",
+      (d) => {
+        const def = d.tables.authorizationresources.find(
+          (r: { type: string }) => r.type.toLowerCase() === "microsoft.authorization/roledefinitions",
+        );
+        def.properties.permissions = "x";
+      },
+      "$.tables.authorizationresources[9].properties.permissions: expected an array of permission objects, found a string",
+    ],
     ["pageSize 0", (d) => (d.simulation = { pageSize: 0 }), "$.simulation.pageSize: expected an integer from 1 to 1000"],
     ["pageSize 1001", (d) => (d.simulation = { pageSize: 1001 }), "$.simulation.pageSize: expected an integer from 1 to 1000"],
     [
