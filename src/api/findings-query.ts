@@ -68,7 +68,8 @@ export function subjectRef(param: string, value: string): SubjectRef {
         param,
       );
     }
-    return { kind: "id", id: v };
+    // `normalizeId` drops trailing slashes; so does the filter (else `<id>/` would match nothing).
+    return { kind: "id", id: v.replace(/\/+$/, "") };
   }
   if (!NAME.test(v)) {
     throw new ApiError(

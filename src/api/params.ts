@@ -37,7 +37,9 @@ export function readQuery(query: URLSearchParams, allowed: readonly string[]): M
     }
     if (out.has(name)) throw new ApiError("DuplicateQueryParameter", `Query parameter '${name}' is given more than once.`, name);
     if (value.length > MAX_VALUE_LENGTH) {
-      throw new ApiError("InvalidQueryParameter", `Query parameter '${name}' is too long (at most ${MAX_VALUE_LENGTH} characters).`, name);
+      // A continuation token too long to be one of ours is a broken token, as any other.
+      const code = name === "$skipToken" ? "InvalidContinuationToken" : "InvalidQueryParameter";
+      throw new ApiError(code, `Query parameter '${name}' is too long (at most ${MAX_VALUE_LENGTH} characters).`, name);
     }
     // eslint-disable-next-line no-control-regex -- control characters are what this rejects
     if (/[\x00-\x1f\x7f]/.test(value)) {

@@ -133,7 +133,9 @@ export function matchTemplate(route: string, rawSegments: string[]): Record<stri
       params[t.param!] = d;
     }
   }
-  return rawSegments.length === tpl.length ? params : undefined;
+  // One trailing slash is no segment (ASP.NET Core's router, which the host uses, ignores it too).
+  const n = rawSegments.length === tpl.length + 1 && rawSegments[tpl.length] === "" ? tpl.length : rawSegments.length;
+  return n === tpl.length ? params : undefined;
 }
 
 /** Literal segments first, then parameters, catch-alls last (as the host's router ranks them). */

@@ -14,7 +14,15 @@ export const triage = handler("triage", async (request: HttpRequest) => {
   const cluster = q.get("cluster")?.trim();
   if (!cluster)
     throw new ApiError("InvalidQueryParameter", "Query parameter 'cluster' is required: a cluster resource ID or name.", "cluster");
-  const registry = q.get("registry")?.trim() || undefined;
+  const registryRaw = q.get("registry");
+  // Given but empty is a mistake (as on /api/findings), not "every registry".
+  if (registryRaw !== undefined && registryRaw.trim() === "")
+    throw new ApiError(
+      "InvalidQueryParameter",
+      "Query parameter 'registry' is empty: give a registry resource ID or name, or leave it out.",
+      "registry",
+    );
+  const registry = registryRaw?.trim();
   const rt = await getRuntime();
   // Remembered attachments count too: the store's state is read like the timer's audit reads it.
   const previous = await rt.store.loadState(rt.scopeKey);

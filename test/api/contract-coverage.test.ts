@@ -126,6 +126,7 @@ describe("every documented (operation, status) is exercised and matches the docu
     // triage
     await expectStatus(200, call(h.triage, `/api/triage?cluster=${encodeURIComponent(cluster)}`));
     await expectStatus(400, call(h.triage, "/api/triage"));
+    await expectStatus(400, call(h.triage, `/api/triage?cluster=${encodeURIComponent(cluster)}&registry=`));
     await expectStatus(404, call(h.triage, "/api/triage?cluster=no-such-cluster"));
     // service
     await expectStatus(200, call(h.health, "/api/health"));

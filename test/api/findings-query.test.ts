@@ -143,3 +143,16 @@ describe("access plan and filter", () => {
     expect(registryNameMatches(REGISTRY, "contoso")).toBe(false);
   });
 });
+
+describe("findings query edge cases", () => {
+  it("an ID filter with a trailing slash names the same subject (as normalizeId has it)", () => {
+    expect(q(`cluster=${encodeURIComponent(CLUSTER + "/")}`).filter.cluster).toEqual({ kind: "id", id: CLUSTER });
+    expect(q(`registry=${encodeURIComponent(REGISTRY + "/")}`).filter.registry).toEqual({ kind: "id", id: REGISTRY });
+  });
+  it("a continuation token too long to be ours is a broken token (InvalidContinuationToken), not a bad parameter", () => {
+    const e = err(`$skipToken=${"a".repeat(9000)}`);
+    expect(e.code).toBe("InvalidContinuationToken");
+    expect(e.target).toBe("$skipToken");
+    expect(err(`ruleId=${"a".repeat(9000)}`).code).toBe("InvalidQueryParameter");
+  });
+});

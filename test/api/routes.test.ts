@@ -25,6 +25,10 @@ describe("route table", () => {
     expect((resolveRoute("GET", "runs/latest") as { op: { name: string } }).op.name).toBe("runs-get");
     expect((resolveRoute("POST", "runs") as { op: { name: string } }).op.name).toBe("runs-start");
     expect((resolveRoute("PUT", "runs") as { op: { name: string } }).op.name).toBe("runs-list"); // answers 405
+    // One trailing slash is no segment, as for the host's router; two are.
+    expect((resolveRoute("GET", "findings/") as { op: { name: string } }).op.name).toBe("findings-list");
+    expect((resolveRoute("GET", "runs/latest/") as { op: { name: string } }).op.name).toBe("runs-get");
+    expect(resolveRoute("GET", "findings//")).toBeUndefined();
     const catchAll = resolveRoute(
       "GET",
       "clusters/subscriptions/s/resourceGroups/g/providers/Microsoft.ContainerService/managedClusters/c/attachments",
