@@ -30,12 +30,14 @@ export function parseExemptTag(value: string): { entries: TagExemption[]; malfor
   for (const raw of value.split(";")) {
     const e = raw.trim();
     if (!e) continue;
-    const m = /^([a-z0-9.-]+)(?:@(.+))?$/i.exec(e);
-    if (!m || !RULE_IDS.includes(m[1]) || (m[2] !== undefined && !isIsoDate(m[2].trim()))) {
+    // Tags are typed by hand: spaces around `@` and the rule ID's letter case are forgiven.
+    const m = /^([a-z0-9.-]+)\s*(?:@\s*(.+))?$/i.exec(e);
+    const ruleId = m ? RULE_IDS.find((id) => id.toLowerCase() === m[1].toLowerCase()) : undefined;
+    if (!m || !ruleId || (m[2] !== undefined && !isIsoDate(m[2].trim()))) {
       malformed.push(e);
       continue;
     }
-    entries.push({ ruleId: m[1], expiresOn: m[2] ? m[2].trim() : null });
+    entries.push({ ruleId, expiresOn: m[2] ? m[2].trim() : null });
   }
   return { entries, malformed };
 }

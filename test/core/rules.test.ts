@@ -1,5 +1,6 @@
 import { describe, expect, test } from "vitest";
 import { inferAttachments } from "../../src/core/attachments.js";
+import { parseExemptTag } from "../../src/core/exemptions.js";
 import { assess } from "../../src/core/audit.js";
 import type { Finding } from "../../src/core/findings.js";
 import type { StoredState } from "../../src/core/ports.js";
@@ -283,5 +284,20 @@ describe("evaluateAll is pure and total", () => {
   test("no attachments: only cluster rules", () => {
     const fs = evaluateAll(index(inventory({ clusters: [cluster("aks")] })), [], { armPrivateLink: false, previousKubelet: new Map() });
     expect(fs.map((f) => f.ruleId).sort()).toEqual(["identity.kubelet-changed", "identity.kubelet-managed"]);
+  });
+});
+
+describe("exemption tag entries", () => {
+  test("spaces around @ and the rule ID's case are forgiven; unknown rules and bad dates are malformed", () => {
+    expect(
+      parseExemptTag("registry.admin-user @ 2026-12-31; REGISTRY.Anonymous-Pull;x.y;pull.granted@2026-02-30; ;network.path@ 2027-01-01"),
+    ).toEqual({
+      entries: [
+        { ruleId: "registry.admin-user", expiresOn: "2026-12-31" },
+        { ruleId: "registry.anonymous-pull", expiresOn: null },
+        { ruleId: "network.path", expiresOn: "2027-01-01" },
+      ],
+      malformed: ["x.y", "pull.granted@2026-02-30"],
+    });
   });
 });
