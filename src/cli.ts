@@ -20,6 +20,7 @@ import { openDiscovery, openDiscoverySync, openStore, type Opened } from "./loca
 import { loadConfig } from "./config.js";
 import { setRuntime } from "./runtime.js";
 import { backgroundAudits, startServer } from "./server.js";
+import { ApiError } from "./api/errors.js";
 
 export class UsageError extends Error {
   readonly code = "UsageError";
@@ -316,7 +317,11 @@ async function cmdServe(args: string[], io: Io & { until?: Promise<void> }): Pro
       // POST /api/runs audits the estate through the simulator; without one, Azure with the developer's login.
       newDiscovery: () => {
         if (estateFile) return openDiscoverySync(estateFile, discovery!.cloud);
-        throw new Error("serve was started without --estate: POST /api/runs needs --estate locally (in Azure the timer function audits)");
+        // A 503 naming the fix (GET /api/triage reads the estate too), not a bare 500.
+        throw new ApiError(
+          "ServiceUnavailable",
+          "serve was started without --estate: triage and POST /api/runs need --estate locally (in Azure they read the tenant)",
+        );
       },
     });
     server = await startServer({ port, env: io.env });

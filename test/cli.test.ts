@@ -197,11 +197,11 @@ describe("text output", () => {
 });
 
 /** `serve` on a free port over `dir`'s store: its URL, what it printed, how to stop it and its exit code. */
-async function serve(dir: string, estate: string) {
+async function serve(dir: string, estate?: string) {
   let stop!: () => void;
   const until = new Promise<void>((r) => (stop = r));
   const t = io();
-  const serving = main(["serve", "--port", "0", "--data-dir", dir, "--estate", estate], { ...t.io, until });
+  const serving = main(["serve", "--port", "0", "--data-dir", dir, ...(estate ? ["--estate", estate] : [])], { ...t.io, until });
   for (let i = 0; i < 100 && !t.out.length; i++) await new Promise((r) => setTimeout(r, 50));
   const url = /(http:\/\/127\.0\.0\.1:\d+)\/api/.exec(t.out.join("\n"))![1];
   return { url, out: t.out, stop, serving };
@@ -221,6 +221,16 @@ describe("serve", () => {
     const bad = await fetch(`${url}/api/findings?colour=red`);
     expect(bad.status).toBe(400);
     expect(JSON.stringify(await bad.json())).toMatch(/colour/);
+    stop();
+    expect(await serving).toBe(0);
+  });
+
+  test("without --estate, triage answers 503 naming the fix (the local default never reaches Azure)", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cli-serve-noestate-"));
+    const { url, stop, serving } = await serve(dir);
+    const res = await fetch(`${url}/api/triage?cluster=aks-a`);
+    expect(res.status).toBe(503);
+    expect(JSON.stringify(await res.json())).toMatch(/--estate/);
     stop();
     expect(await serving).toBe(0);
   });
