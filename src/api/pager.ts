@@ -9,7 +9,7 @@ import type { FindingQuery, Page } from "../core/ports.js";
 import { looksLikeResourceId } from "../core/resource-id.js";
 import { invalidTokenError, natField, onlyFields, optStringField, signToken, verifyToken } from "./tokens.js";
 
-export type QueryFn = (query: FindingQuery, size: number, continuation?: string) => Promise<Page<Finding>>;
+export type QueryFn = (query: FindingQuery, size: number, continuation?: string, generation?: number) => Promise<Page<Finding>>;
 
 export interface PagerCursor {
   /** Index of the plan's query. */
@@ -22,6 +22,11 @@ export interface PagerCursor {
   s: number;
   /** The plan, when it came from resolving a name (so later pages do not resolve again). */
   p?: FindingQuery[];
+  /**
+   * The generation the listing read at: a store page read again from its start (a `c`-less resume, the next
+   * query of the plan) is pinned to it, so that positions and queries agree across pages (while the store holds it).
+   */
+  g?: number;
 }
 
 /** Store page size when the access path is not exact and results are filtered in memory. */
@@ -53,15 +58,22 @@ export async function readPage(
   let cont = cursor?.c;
   let skip = cursor?.n ?? 0;
   let size = cursor?.s;
+  let gen = cursor?.g;
   let calls = 0;
-  const withPlan = (c: PagerCursor): PagerCursor => (cursor?.p ? { ...c, p: cursor.p } : c);
+  const withPlan = (c: PagerCursor): PagerCursor => ({
+    ...c,
+    ...(cursor?.p ? { p: cursor.p } : {}),
+    ...(gen !== undefined ? { g: gen } : {}),
+  });
   while (i < plan.length) {
     if (calls >= maxStoreCalls) return { items, next: withPlan({ i, c: cont, n: 0, s: 0 }), storeCalls: calls };
     // A resumed store page is re-read at its original size; a fresh one is sized to what is still needed.
     const pageSize = size && size > 0 ? size : exact ? Math.min(FILTER_PAGE_SIZE, top - items.length) : FILTER_PAGE_SIZE;
     size = undefined;
-    const page = await query(plan[i], pageSize, cont);
+    const page = await query(plan[i], pageSize, cont, cont === undefined ? gen : undefined);
     calls++;
+    // Where the store could not keep the listing's generation, it read the committed one: go on with that.
+    if (page.generation !== undefined) gen = page.generation;
     for (let k = skip; k < page.items.length; k++) {
       const f = page.items[k];
       if (!predicate(f)) continue;
@@ -107,6 +119,7 @@ export function encodeCursor(key: Buffer, binding: string, c: PagerCursor): stri
   const payload: Record<string, unknown> = { v: 1, h: binding, i: c.i, n: c.n, s: c.s };
   if (c.c !== undefined) payload.c = c.c;
   if (c.p !== undefined) payload.p = c.p;
+  if (c.g !== undefined) payload.g = c.g;
   return signToken(key, payload);
 }
 
@@ -123,7 +136,7 @@ export function decodeCursor(
   allowPlan: boolean,
 ): PagerCursor {
   const p = verifyToken(key, token, binding, param);
-  onlyFields(p, ["v", "h", "i", "n", "s", "c", "p"], param);
+  onlyFields(p, ["v", "h", "i", "n", "s", "c", "p", "g"], param);
   if (p.p !== undefined && !allowPlan) throw invalidTokenError(param, "issued for other filters");
   const plan = p.p === undefined ? undefined : planFromToken(p.p, param);
   const length = plan ? plan.length : planLength;
@@ -132,5 +145,6 @@ export function decodeCursor(
   const s = natField(p, "s", param, FILTER_PAGE_SIZE);
   const n = natField(p, "n", param, Math.max(0, s - 1));
   const c = optStringField(p, "c", param, 8192);
-  return { i, n, s, ...(c !== undefined ? { c } : {}), ...(plan ? { p: plan } : {}) };
+  const g = p.g === undefined ? undefined : natField(p, "g", param, Number.MAX_SAFE_INTEGER);
+  return { i, n, s, ...(c !== undefined ? { c } : {}), ...(plan ? { p: plan } : {}), ...(g !== undefined ? { g } : {}) };
 }

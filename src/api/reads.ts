@@ -21,9 +21,9 @@ export interface ReadDeps {
 
 /** Store page reads through the cache (pages of one generation never change). */
 export function cachedQuery(store: AuditStore, scopeKey: string): QueryFn {
-  return (query, size, continuation) =>
-    cached(store, `q|${scopeKey}|${stableJson(query)}|${size}|${continuation ?? ""}`, () =>
-      store.queryFindings(scopeKey, query, size, continuation),
+  return (query, size, continuation, generation) =>
+    cached(store, `q|${scopeKey}|${stableJson(query)}|${size}|${continuation ?? ""}|${generation ?? ""}`, () =>
+      store.queryFindings(scopeKey, query, size, continuation, generation),
     );
 }
 

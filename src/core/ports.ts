@@ -166,6 +166,8 @@ export interface Page<T> {
   items: T[];
   /** Opaque store continuation, or undefined at the end. */
   continuation?: string;
+  /** The generation of the state the page was read at (a store that versions its state says). */
+  generation?: number;
 }
 
 /** The store of runs and findings (Table Storage in Azure and on Azurite locally). */
@@ -191,8 +193,12 @@ export interface AuditStore {
   getRun(scopeKey: string, runId: string): Promise<RunRecord | undefined>;
   /** Findings whose `change` was not `unchanged` in that run (the drift feed). */
   listChanges(scopeKey: string, runId: string): Promise<Finding[]>;
-  /** Current findings through one access path (by cluster, by registry, or by status + severity). */
-  queryFindings(scopeKey: string, query: FindingQuery, top: number, continuation?: string): Promise<Page<Finding>>;
+  /**
+   * Current findings through one access path (by cluster, by registry, or by status + severity). A first page
+   * (no continuation) may be pinned to `generation` (a listing that began at it reads on at it) as long as the
+   * store still holds it; the page says which generation it was read at.
+   */
+  queryFindings(scopeKey: string, query: FindingQuery, top: number, continuation?: string, generation?: number): Promise<Page<Finding>>;
   forgetAttachment(scopeKey: string, clusterId: string, registryId: string): Promise<void>;
   listExemptions(scopeKey: string): Promise<ApiExemption[]>;
   putExemption(scopeKey: string, exemption: ApiExemption): Promise<void>;

@@ -1090,7 +1090,13 @@ export class TableAuditStore implements AuditStore {
   // ------------------------------------------------------------------------------------------------------
   // Queries
 
-  async queryFindings(scopeKey: string, query: FindingQuery, top: number, continuation?: string): Promise<Page<Finding>> {
+  async queryFindings(
+    scopeKey: string,
+    query: FindingQuery,
+    top: number,
+    continuation?: string,
+    generation?: number,
+  ): Promise<Page<Finding>> {
     if (!Number.isFinite(top) || top < 1) throw new TableStoreError("InvalidArgument", `top must be at least 1 (got ${top})`);
     const want = Math.min(1000, Math.floor(top));
     const { targets, matches, fingerprint } = this.accessPath(scopeKey, query);
@@ -1101,12 +1107,12 @@ export class TableAuditStore implements AuditStore {
     const ptr = await this.readPointer(scopeKey);
     this.checkLayout(scopeKey, ptr);
     // Keep later pages at the first page's generation while that generation is still intact.
-    const pinned =
-      cursorIn && (cursorIn.generation === ptr.committed || (cursorIn.generation === ptr.base && ptr.reserved === ptr.committed));
-    let view = this.viewOf(ptr, pinned ? cursorIn.generation : ptr.committed);
+    const pin = cursorIn?.generation ?? generation;
+    const pinned = pin !== undefined && (pin === ptr.committed || (pin === ptr.base && ptr.reserved === ptr.committed));
+    let view = this.viewOf(ptr, pinned ? pin : ptr.committed);
     let current = ptr.committed;
     const items: Finding[] = [];
-    if (view.gen === 0) return { items };
+    if (view.gen === 0) return { items, generation: 0 };
     for (let p = cursorIn?.partition ?? 0; p < targets.length; p++) {
       const t = targets[p];
       let list: ReadItem[] = [];
@@ -1142,13 +1148,14 @@ export class TableAuditStore implements AuditStore {
         return {
           items,
           continuation: encodeCursor(secret, hash, { partition: p, after: take[take.length - 1].it.key, generation: view.gen }),
+          generation: view.gen,
         };
       }
       if (items.length >= want && p + 1 < targets.length) {
-        return { items, continuation: encodeCursor(secret, hash, { partition: p + 1, generation: view.gen }) };
+        return { items, continuation: encodeCursor(secret, hash, { partition: p + 1, generation: view.gen }), generation: view.gen };
       }
     }
-    return { items };
+    return { items, generation: view.gen };
   }
 
   /** The key continuation tokens are signed with: one per set of tables, created on first use. */

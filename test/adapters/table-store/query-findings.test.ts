@@ -63,8 +63,11 @@ describe("queryFindings", () => {
   }
 
   test("an unknown cluster or an empty scope returns nothing", async () => {
-    expect(await store.queryFindings("tenant", { clusterId: "/subscriptions/x/nothing" }, 10)).toEqual({ items: [] });
-    expect(await store.queryFindings("nobody", {}, 10)).toEqual({ items: [] });
+    expect(await store.queryFindings("tenant", { clusterId: "/subscriptions/x/nothing" }, 10)).toMatchObject({
+      items: [],
+      continuation: undefined,
+    });
+    expect(await store.queryFindings("nobody", {}, 10)).toEqual({ items: [], generation: 0 });
   });
 
   test("a cluster query reads one partition range, not the scope", async () => {
