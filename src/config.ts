@@ -17,7 +17,8 @@ export interface SettingSpec {
 export const SETTINGS: readonly SettingSpec[] = [
   {
     name: "AUDIT_SCHEDULE",
-    description: "NCRONTAB schedule of the audit timer (default every 6 hours).",
+    description:
+      "NCRONTAB schedule of the audit timer (six fields). The timer reads it as %AUDIT_SCHEDULE%, so a deployment must set it: the Bicep template does (every 6 hours unless told otherwise).",
     sample: "0 0 */6 * * *",
     required: false,
   },
@@ -116,7 +117,8 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
   };
 
   const schedule = get("AUDIT_SCHEDULE") ?? "0 0 */6 * * *";
-  if (!NCRONTAB.test(schedule) && !/^\d+\.\d{2}:\d{2}:\d{2}$|^\d{2}:\d{2}:\d{2}$/.test(schedule)) {
+  // NCRONTAB only: Flex Consumption (what infra/ deploys) does not run TimeSpan schedules.
+  if (!NCRONTAB.test(schedule)) {
     problems.push(`AUDIT_SCHEDULE: '${schedule}' is not an NCRONTAB expression of six fields (e.g. '0 0 */6 * * *')`);
   }
 

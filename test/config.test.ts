@@ -81,6 +81,12 @@ describe("loadConfig", () => {
     expect(e.message).toContain("AZURE_CLOUD");
   });
 
+  test("AUDIT_SCHEDULE must be NCRONTAB: a TimeSpan schedule does not run on Flex Consumption", () => {
+    expect(() => loadConfig(sampleEnv({ AUDIT_SCHEDULE: "06:00:00" }))).toThrow(/AUDIT_SCHEDULE/);
+    expect(() => loadConfig(sampleEnv({ AUDIT_SCHEDULE: "1.00:00:00" }))).toThrow(/AUDIT_SCHEDULE/);
+    expect(loadConfig(sampleEnv({ AUDIT_SCHEDULE: "0 30 */4 * * *" })).schedule).toBe("0 30 */4 * * *");
+  });
+
   test("malformed telemetry settings are reported with the others", () => {
     let caught: ConfigError | undefined;
     try {

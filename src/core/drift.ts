@@ -143,7 +143,8 @@ export function applyDrift(evaluations: Evaluation[], previous: Finding[], idx: 
 export function previousKubelets(previous: Finding[]): Map<string, string> {
   const m = new Map<string, string>();
   for (const f of previous) {
-    if (f.ruleId !== "identity.kubelet-changed" || !f.clusterId) continue;
+    // A removed finding is of a cluster the previous run saw gone: a cluster of that ID now is a new one.
+    if (f.ruleId !== "identity.kubelet-changed" || !f.clusterId || f.change === "removed") continue;
     const id = f.evidence.kubeletObjectId ?? (f.evidence.lastKnownEvidence as Record<string, unknown> | undefined)?.kubeletObjectId;
     if (typeof id === "string") m.set(f.clusterId.toLowerCase(), id);
   }

@@ -101,7 +101,15 @@ export class ExemptionMatcher {
       if (hit) exemption = { source: "api", justification: hit.justification, expiresOn: hit.expiresOn, id: hit.id };
     }
     // A subject that is not visible keeps the exemption it had, until it expires.
-    if (!exemption && f.reason === "not-visible" && f.exemption && activeOn(f.exemption.expiresOn, today)) exemption = f.exemption;
+    // (An API exemption only while it still exists: deleting it takes effect at the next run, visible or not.)
+    if (
+      !exemption &&
+      f.reason === "not-visible" &&
+      f.exemption &&
+      activeOn(f.exemption.expiresOn, today) &&
+      (f.exemption.source !== "api" || this.api.some((e) => e.id === f.exemption!.id))
+    )
+      exemption = f.exemption;
     f.exemption = exemption;
   }
 }

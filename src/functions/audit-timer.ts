@@ -22,7 +22,9 @@ async function audit(timer: Timer, context: InvocationContext): Promise<void> {
         cloud: runtime.config.cloud,
         armPrivateLink: runtime.config.armPrivateLink,
         retentionDays: runtime.config.retentionDays,
-        holder: runtime.holder,
+        // Per invocation: a second invocation in the same worker (a manual trigger during a scheduled run)
+        // must meet the lease as held, not renew it.
+        holder: `${runtime.holder}:${context.invocationId}`,
         observer: runtime.observer,
       },
     );

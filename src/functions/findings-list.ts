@@ -29,7 +29,9 @@ async function* csvExport(
       next = page.next;
     }
   } catch (err) {
-    // Headers are sent: the stream is cut, the caller sees a truncated download.
+    // With the host's buffered responses (index.ts: enableHttpStream false) the body is read whole before
+    // sending, so the invocation fails and the caller gets a 500; the local server has sent the headers
+    // already and cuts the download short.
     context.error("findings-list: CSV export failed midway", err);
     throw err;
   }

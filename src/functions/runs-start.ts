@@ -23,7 +23,16 @@ export async function backgroundRuns(): Promise<void> {
   while (pending.size) await Promise.all([...pending]);
 }
 
-async function audit(rt: AppRuntime, run: RunRecord, lease: Lease, context: InvocationContext): Promise<void> {
+/**
+ * The background run outlives the invocation that started it, and the host refuses (with a warning) logs on
+ * an invocation context that has completed: the run logs to the worker's console, which the host collects.
+ */
+const log = {
+  info: (message: string): void => console.log(message),
+  error: (message: string, err: unknown): void => console.error(message, err),
+};
+
+async function audit(rt: AppRuntime, run: RunRecord, lease: Lease): Promise<void> {
   let started = false;
   try {
     const discovery = rt.newDiscovery();
@@ -41,9 +50,9 @@ async function audit(rt: AppRuntime, run: RunRecord, lease: Lease, context: Invo
         observer: rt.observer,
       },
     );
-    context.log(`runs-start: run ${run.id} finished: ${result.run.status}, ${result.findings.length} findings`);
+    log.info(`runs-start: run ${run.id} finished: ${result.run.status}, ${result.findings.length} findings`);
   } catch (err) {
-    context.error(`runs-start: run ${run.id} failed`, err);
+    log.error(`runs-start: run ${run.id} failed`, err);
     if (!started) await rt.store.releaseLease(lease).catch(() => undefined);
     // runAudit records its own failures once the run has started; before that (e.g. the store could not be
     // read), the record written here would stay `running`.
@@ -60,7 +69,7 @@ async function audit(rt: AppRuntime, run: RunRecord, lease: Lease, context: Invo
         });
       }
     } catch (recordErr) {
-      context.error(`runs-start: could not record run ${run.id} as failed`, recordErr);
+      log.error(`runs-start: could not record run ${run.id} as failed`, recordErr);
     }
   } finally {
     invalidateReadCache(rt.store);
@@ -104,7 +113,7 @@ export const runsStart = handler("runs-start", async (request: HttpRequest, cont
     await rt.store.releaseLease(lease.lease).catch(() => undefined);
     throw err;
   }
-  const task = audit(rt, run, lease.lease, context);
+  const task = audit(rt, run, lease.lease);
   pending.add(task);
   void task.finally(() => pending.delete(task));
   return jsonResponse(202, { id: run.id, status: "running" }, { location: childLink(request, run.id) });

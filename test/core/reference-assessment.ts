@@ -143,7 +143,15 @@ function exemptionsOnce(findings: Finding[], idx: InventoryIndex, api: ApiExempt
       );
       if (hit) exemption = { source: "api", justification: hit.justification, expiresOn: hit.expiresOn, id: hit.id };
     }
-    if (!exemption && f.reason === "not-visible" && f.exemption && activeOn(f.exemption.expiresOn, today)) exemption = f.exemption;
+    // (An API exemption only while it still exists: deleting it takes effect at the next run, visible or not.)
+    if (
+      !exemption &&
+      f.reason === "not-visible" &&
+      f.exemption &&
+      activeOn(f.exemption.expiresOn, today) &&
+      (f.exemption.source !== "api" || api.some((e) => e.id === f.exemption!.id))
+    )
+      exemption = f.exemption;
     f.exemption = exemption;
   }
   return warnings;
@@ -153,7 +161,7 @@ function exemptionsOnce(findings: Finding[], idx: InventoryIndex, api: ApiExempt
 function kubeletsOf(previous: Finding[]): Map<string, string> {
   const m = new Map<string, string>();
   for (const f of previous) {
-    if (f.ruleId !== "identity.kubelet-changed" || !f.clusterId) continue;
+    if (f.ruleId !== "identity.kubelet-changed" || !f.clusterId || f.change === "removed") continue;
     const id = f.evidence.kubeletObjectId ?? (f.evidence.lastKnownEvidence as Record<string, unknown> | undefined)?.kubeletObjectId;
     if (typeof id === "string") m.set(f.clusterId.toLowerCase(), id);
   }

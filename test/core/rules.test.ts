@@ -1,6 +1,7 @@
 import { describe, expect, test } from "vitest";
 import { inferAttachments } from "../../src/core/attachments.js";
-import { parseExemptTag } from "../../src/core/exemptions.js";
+import { ExemptionMatcher, parseExemptTag } from "../../src/core/exemptions.js";
+import { previousKubelets } from "../../src/core/drift.js";
 import { assess } from "../../src/core/audit.js";
 import type { Finding } from "../../src/core/findings.js";
 import type { StoredState } from "../../src/core/ports.js";
@@ -299,5 +300,66 @@ describe("exemption tag entries", () => {
       ],
       malformed: ["x.y", "pull.granted@2026-02-30"],
     });
+  });
+});
+
+describe("exemptions of findings that are not visible", () => {
+  const base = {
+    ruleId: "registry.admin-user",
+    status: "unknown" as const,
+    severity: "medium" as const,
+    clusterId: null,
+    registryId: "/subscriptions/s/resourceGroups/g/providers/Microsoft.ContainerRegistry/registries/r",
+    reason: "not-visible",
+    message: "m",
+    evidence: {},
+    change: "unchanged" as const,
+    previousStatus: null,
+    subscriptionId: "s",
+  };
+  const api = {
+    id: "x1",
+    ruleId: "registry.admin-user",
+    clusterId: null,
+    registryId: base.registryId,
+    justification: "j",
+    expiresOn: null,
+    createdAt: "2026-11-01T00:00:00Z",
+  };
+  test("keep a tag exemption, and an API exemption only while it still exists", () => {
+    const now = new Date("2026-11-25T00:00:00Z");
+    const idx = index(inventory());
+    const tagged = { ...base, exemption: { source: "tag" as const, justification: "t", expiresOn: null, id: base.registryId } };
+    const byApi = { ...base, exemption: { source: "api" as const, justification: "j", expiresOn: null, id: "x1" } };
+    const deleted = new ExemptionMatcher(idx, [], now);
+    const a = { ...tagged };
+    deleted.apply(a);
+    expect(a.exemption?.source).toBe("tag");
+    const b = { ...byApi };
+    deleted.apply(b);
+    expect(b.exemption).toBeNull();
+    const c = { ...byApi };
+    new ExemptionMatcher(idx, [api], now).apply(c);
+    expect(c.exemption?.id).toBe("x1");
+  });
+});
+
+describe("kubelet identity of a cluster that was removed", () => {
+  test("a cluster deleted and created again under the same ID is not a kubelet change", () => {
+    const removed = {
+      ruleId: "identity.kubelet-changed",
+      status: "pass" as const,
+      severity: "medium" as const,
+      clusterId: clusterId("aks-1"),
+      registryId: null,
+      subscriptionId: SUB,
+      reason: null,
+      message: "m",
+      evidence: { kubeletObjectId: "old-identity" },
+      change: "removed" as const,
+      previousStatus: "pass" as const,
+    };
+    expect(previousKubelets([removed]).size).toBe(0);
+    expect(previousKubelets([{ ...removed, change: "unchanged" }]).get(clusterId("aks-1").toLowerCase())).toBe("old-identity");
   });
 });
