@@ -9,7 +9,8 @@ import { cloudByName, CLOUDS } from "./core/clouds.js";
 import type { AuditStore } from "./core/ports.js";
 import type { ResourceGraphDiscovery } from "./adapters/resource-graph/discovery.js";
 import { ArmSimulator, loadEstateFile, simulatorCredential, type Estate } from "./adapters/simulator/index.js";
-import { AZURITE_ACCOUNT, AZURITE_KEY, startEmbeddedAzurite } from "./adapters/table-store/embedded-azurite.js";
+import { AZURITE_ACCOUNT, AZURITE_KEY } from "./adapters/table-store/embedded-azurite.js";
+import { openSharedAzurite } from "./adapters/table-store/shared-azurite.js";
 import { createTableStore, createTableStoreFromConnectionString } from "./adapters/table-store/index.js";
 import { azureCredential, buildDiscovery } from "./composition-root.js";
 
@@ -88,7 +89,8 @@ export async function openStore(opts: { dataDir?: string; env: Record<string, st
   const dataDir = path.resolve(opts.dataDir ?? DEFAULT_DATA_DIR);
   let azurite;
   try {
-    azurite = await startEmbeddedAzurite({ dataDir });
+    // Shared with any other process of ours on the same directory (two servers over one file lose writes).
+    azurite = await openSharedAzurite(dataDir);
   } catch (err) {
     throw new Error(`Cannot start the embedded store in ${dataDir}: ${(err as Error).message.split("\n")[0]}`, { cause: err });
   }
@@ -99,7 +101,8 @@ export async function openStore(opts: { dataDir?: string; env: Record<string, st
       allowInsecureConnection: true,
       tablePrefix: prefix,
     });
-    return { store, description: `embedded Azurite in ${dataDir}`, close: () => azurite.stop() };
+    const description = `embedded Azurite in ${dataDir}${azurite.shared ? ` (run by process ${azurite.ownerPid})` : ""}`;
+    return { store, description, close: () => azurite.stop() };
   } catch (err) {
     await azurite.stop().catch(() => undefined);
     throw new Error(`Cannot open the embedded store in ${dataDir}: ${(err as Error).message.split("\n")[0]}`, { cause: err });
