@@ -9,6 +9,7 @@ import path from "node:path";
 import { describe, expect, test } from "vitest";
 import { LOCK_FILE, openSharedAzurite } from "../../../src/adapters/table-store/shared-azurite.js";
 import { openStore } from "../../../src/local.js";
+import type { TableAuditStore } from "../../../src/adapters/table-store/index.js";
 import { commit, estate } from "./fixtures.js";
 
 const tmp = (label: string) => fs.mkdtempSync(path.join(os.tmpdir(), `shared-${label}-`));
@@ -20,7 +21,7 @@ describe("shared embedded Azurite", () => {
     const b = await openStore({ dataDir: dir, env: {} });
     try {
       expect(b.description).toMatch(/run by process \d+/);
-      const { run } = await commit(a.store, "tenant", estate(3, 1));
+      const { run } = await commit(a.store as TableAuditStore, "tenant", estate(3, 1));
       expect((await b.store.getRun("tenant", run.id))?.id).toBe(run.id);
       // A lease taken through one is held for the other: the two cannot both run.
       const lease = await a.store.acquireLease("tenant", "a", 60);
