@@ -12,11 +12,11 @@ import { cloudByName, CLOUD_NAMES, CLOUDS, type Cloud } from "./core/clouds.js";
 import { exportEstate } from "./export.js";
 import { azureCredential } from "./composition-root.js";
 import { SEVERITIES, STATUSES, severityRank, type Finding, type Severity, type Status } from "./core/findings.js";
-import { scopeKeyOf, type AuditObserver, type AuditScope } from "./core/ports.js";
+import { scopeKeyOf, type AuditObserver, type AuditScope, type StoredState } from "./core/ports.js";
 import { renderFindingsTable, renderReport, renderTriage, runHeadline, style } from "./report.js";
 import { triage, TriageError } from "./core/triage.js";
 import { failsGate, findingJson, toJsonDocument, triageJson } from "./core/json.js";
-import { openDiscovery, openDiscoverySync, openStore, type Opened } from "./local.js";
+import { DEFAULT_DATA_DIR, openDiscovery, openDiscoverySync, openStore, type Opened } from "./local.js";
 import { loadConfig } from "./config.js";
 import { setRuntime } from "./runtime.js";
 import { backgroundAudits, startServer } from "./server.js";
@@ -32,7 +32,7 @@ Commands:
   run        audit the tenant (or --estate FILE offline) and store the results
   runs       list past runs
   findings   list the current findings from the store
-  triage     why can't this cluster pull from its registries, and how to fix it (no store)
+  triage     why can't this cluster pull from its registries, and how to fix it (reads the store, never writes it)
   export     write the estate an audit reads (Resource Graph rows) to a file, to replay offline
   serve      serve the HTTP API (the Functions' handlers) on 127.0.0.1 over the local store
 
@@ -49,7 +49,7 @@ Options of findings: --status S  --severity S (minimum)  --cluster ID|NAME  --da
 Options of runs:     --top N  --data-dir DIR  --json
 Options of serve:    [--port 7071]  [--data-dir DIR]  [--estate FILE (what POST /api/runs audits)]  [--management-group ID]
 Options of export:   --out FILE  [--management-group ID]  [--cloud NAME]  [--estate FILE (re-export an estate)]
-Options of triage:   --cluster ID|NAME  [--registry ID|NAME|LOGIN-SERVER]  [--estate FILE]  [--management-group ID]
+Options of triage:   --cluster ID|NAME  [--registry ID|NAME|LOGIN-SERVER]  [--estate FILE]  [--management-group ID]  [--data-dir DIR]
                      [--cloud NAME]  [--arm-private-link]  [--json]
 `;
 
@@ -230,10 +230,28 @@ async function cmdTriage(args: string[], io: Io): Promise<number> {
     "management-group": { type: "string" },
     cloud: { type: "string" },
     "arm-private-link": { type: "boolean" },
+    "data-dir": { type: "string" },
     json: { type: "boolean" },
   });
   if (!values.cluster) throw new UsageError("triage needs --cluster <resource ID or name>");
   const scope = scopeArg(values["management-group"] as string | undefined);
+  // Remembered attachments count, as for an audit and GET /api/triage: from the store the audits wrote, when
+  // there is one (--data-dir, a configured store, or the default directory); triage never writes to it.
+  const dataDir = values["data-dir"] as string | undefined;
+  const hasStore =
+    dataDir !== undefined ||
+    !!io.env.AUDIT_TABLE_ENDPOINT ||
+    !!io.env.AUDIT_STORAGE_CONNECTION_STRING ||
+    fs.existsSync(path.resolve(DEFAULT_DATA_DIR));
+  let previous: StoredState | undefined;
+  if (hasStore) {
+    const store = await openStore({ dataDir, env: io.env });
+    try {
+      previous = await store.store.loadState(scopeKeyOf(scope));
+    } finally {
+      await store.close();
+    }
+  }
   const discovery = await openDiscovery({
     estate: values.estate as string | undefined,
     cloud: cloudArg(values.cloud as string | undefined),
@@ -241,6 +259,7 @@ async function cmdTriage(args: string[], io: Io): Promise<number> {
   });
   try {
     const result = await triage(discovery.discovery, {
+      ...(previous ? { previous } : {}),
       cluster: values.cluster as string,
       registry: values.registry as string | undefined,
       scope,

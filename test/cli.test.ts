@@ -181,6 +181,26 @@ describe("text output", () => {
     expect(text).toMatch(/aks-b[\s\S]*FAIL network\.path -> hubacr/);
     expect(text).not.toMatch(/\u001b\[/);
   });
+  test("triage counts the attachments the store remembers, as the audit and GET /api/triage do", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cli-triage-store-"));
+    const week1 = path.join(__dirname, "../samples/contoso.estate.json");
+    const week2 = path.join(__dirname, "../samples/contoso-next-week.estate.json");
+    expect(await main(["run", "--estate", week1, "--data-dir", dir, "--json"], io().io)).toBe(0);
+    const run2 = io();
+    expect(await main(["run", "--estate", week2, "--data-dir", dir, "--json"], run2.io)).not.toBe(2);
+    const audited = (
+      JSON.parse(run2.out.join("\n")) as { findings: { ruleId: string; clusterId: string | null; status: string }[] }
+    ).findings.filter((f) => f.ruleId === "pull.granted" && /aks-inventory-prod-weu$/i.test(f.clusterId ?? ""));
+    expect(audited.length).toBeGreaterThan(0);
+    const t = io();
+    expect(await main(["triage", "--estate", week2, "--cluster", "aks-inventory-prod-weu", "--data-dir", dir, "--json"], t.io)).toBe(0);
+    const verdict = JSON.parse(t.out.join("\n")) as { verdict: string; registries: unknown[] };
+    expect(verdict.registries.length).toBe(audited.length);
+    // The kubelet identity was replaced: the remembered registry's pull fails, and so does the verdict.
+    expect(audited.some((f) => f.status === "fail")).toBe(true);
+    expect(verdict.verdict).toBe("fail");
+  });
+
   test("triage explains a broken attachment with the fix", async () => {
     const t = io();
     expect(await main(["triage", "--estate", path.join(CASES, "private-endpoint-peering.json"), "--cluster", "aks-b"], t.io)).toBe(0);
