@@ -26,7 +26,7 @@ import type {
   StoredState,
   SubjectFilter,
 } from "./ports.js";
-import { scopeKeyOf } from "./ports.js";
+import { RUN_RECORD_FAILED, scopeKeyOf } from "./ports.js";
 import { parentOf, roleDefinitionGuid, subscriptionOf, uniqueIds } from "./resource-id.js";
 import { earlySteps, evaluateLate, hasManagedKubelet, interleave, type EarlyEvaluations } from "./rules.js";
 import { remediate } from "./remediation.js";
@@ -420,6 +420,7 @@ export async function runAudit(deps: { discovery: DiscoveryPort; store: AuditSto
     const previous = await deps.store.loadState(scopeKey);
     await deps.store.startRun(scopeKey, run);
     let result: AuditResult;
+    let committedWithoutRecord = false;
     try {
       progress("discovering");
       const assessment = new Assessment(previous, { armPrivateLink: opts.armPrivateLink, now: started });
@@ -450,6 +451,15 @@ export async function runAudit(deps: { discovery: DiscoveryPort; store: AuditSto
       try {
         await deps.store.commitRun(scopeKey, run, previous, { findings, attachments: attachmentsToRemember(index, attachments, previous) });
       } catch (err) {
+        if ((err as { code?: unknown }).code === RUN_RECORD_FAILED) {
+          // The state is this run's: not a failed run (no failRun below), only its record is missing.
+          committedWithoutRecord = true;
+          throw new AuditError(
+            "StoreFailed",
+            `The run's findings were stored (they are the current state), but its run record could not be written: ${(err as Error).message.split("\n")[0]}`,
+            run,
+          );
+        }
         throw new AuditError(
           "StoreFailed",
           `Could not store the run (the previous state is intact): ${(err as Error).message.split("\n")[0]}`,
@@ -458,6 +468,7 @@ export async function runAudit(deps: { discovery: DiscoveryPort; store: AuditSto
       }
       finish();
     } catch (err) {
+      if (committedWithoutRecord) throw err;
       run.status = "failed";
       run.error = err instanceof Error ? err.message : String(err);
       finish();

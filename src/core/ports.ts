@@ -170,6 +170,9 @@ export interface Page<T> {
   generation?: number;
 }
 
+/** `code` of a `commitRun` error after the switch: the run's state is committed, its run record is not written. */
+export const RUN_RECORD_FAILED = "RunRecordFailed";
+
 /** The store of runs and findings (Table Storage in Azure and on Azurite locally). */
 export interface AuditStore {
   acquireLease(scopeKey: string, holder: string, ttlSeconds: number): Promise<LeaseResult>;
@@ -179,7 +182,8 @@ export interface AuditStore {
   startRun(scopeKey: string, run: RunRecord): Promise<void>;
   /**
    * Writes `next` so that readers switch from `previous` to it at once (the run pointer is written last),
-   * writing only entities that differ, then records `run` as finished.
+   * writing only entities that differ, then records `run` as finished. Fails with an error whose `code` is
+   * `RUN_RECORD_FAILED` when the switch happened (`next` is the state) but the run record could not be written.
    */
   commitRun(scopeKey: string, run: RunRecord, previous: StoredState, next: NextState): Promise<void>;
   /**

@@ -309,4 +309,25 @@ describe("staged assessment", () => {
     expect(r.run.status).toBe("succeeded");
     expect((await failing.loadState("tenant")).findings).toHaveLength(r.findings.length);
   });
+
+  test("a commit that switched the state but could not write its run record is not reported as a failed run", async () => {
+    const file = path.join(ROOT, "samples/contoso.estate.json");
+    const store = await newStore();
+    const realCommit = store.commitRun.bind(store);
+    let failRuns = 0;
+    const realFail = store.failRun.bind(store);
+    store.commitRun = async (...a: Parameters<typeof store.commitRun>) => {
+      await realCommit(...a);
+      throw Object.assign(new Error("run record write refused"), { code: "RunRecordFailed" });
+    };
+    store.failRun = async (...a: Parameters<typeof store.failRun>) => {
+      failRuns++;
+      await realFail(...a);
+    };
+    const err = (await auditEstate(file, store).catch((e: unknown) => e)) as { code?: string; message: string };
+    expect(err.code).toBe("StoreFailed");
+    expect(err.message).toMatch(/findings were stored/);
+    expect(failRuns).toBe(0);
+    expect((await store.loadState("tenant")).findings.length).toBeGreaterThan(0);
+  });
 });

@@ -9,7 +9,9 @@ export type TableStoreErrorCode =
   /** Stored data that fails its checks (a change feed whose chunks are missing or do not match its hash). */
   | "CorruptData"
   /** The tables were written by a version with another findings layout (see docs/storage.md). */
-  | "IncompatibleLayout";
+  | "IncompatibleLayout"
+  /** A commit switched the state but could not write its run record (core: RUN_RECORD_FAILED). */
+  | "RunRecordFailed";
 
 export class TableStoreError extends Error {
   override readonly name = "TableStoreError";

@@ -759,7 +759,18 @@ export class TableAuditStore implements AuditStore {
       etag,
     );
     if (needSnapshot) this.snapStats.written++;
-    await this.putRun(scopeKey, run);
+    // The state is N from here on, whatever happens to the run record: one more try (the SDK retried
+    // already), then report exactly that, after the rest of the commit's bookkeeping.
+    let recordError: unknown;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        await this.putRun(scopeKey, run);
+        recordError = undefined;
+        break;
+      } catch (err) {
+        recordError = err;
+      }
+    }
 
     // After the switch, best effort: consumed forget requests, tombstones that were already invisible at C.
     await this.clearForgotten(scopeKey, run, previous).catch(() => undefined);
@@ -780,6 +791,12 @@ export class TableAuditStore implements AuditStore {
       dirtyGroups,
       prepared: this.preparedUsed,
     };
+    if (recordError !== undefined) {
+      throw new TableStoreError(
+        "RunRecordFailed",
+        `generation ${N} of scope ${scopeKey} is committed, but the record of run ${run.id} could not be written: ${text((recordError as Error).message, String(recordError)).split("\n")[0]}`,
+      );
+    }
   }
 
   /** Keys of every snapshot entity of a scope (a few per snapshot). */

@@ -210,7 +210,8 @@ describe("commit protocol: all or nothing for readers", () => {
     const second = secondState(first);
     const previous = await faulty.loadState("tenant");
     const run2 = runRecord("tenant");
-    await expect(faulty.commitRun("tenant", run2, previous, second)).rejects.toThrow();
+    // Said as it is: committed, without its run record (the core then does not report a failed run).
+    await expect(faulty.commitRun("tenant", run2, previous, second)).rejects.toMatchObject({ code: "RunRecordFailed" });
     const s = await observe(healthy, "tenant");
     expect(comparable(s.state)).toEqual(comparable(second));
     expect(s.state.lastRunId).toBe(run2.id);
