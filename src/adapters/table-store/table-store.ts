@@ -794,7 +794,7 @@ export class TableAuditStore implements AuditStore {
     if (recordError !== undefined) {
       throw new TableStoreError(
         "RunRecordFailed",
-        `generation ${N} of scope ${scopeKey} is committed, but the record of run ${run.id} could not be written: ${text((recordError as Error).message, String(recordError)).split("\n")[0]}`,
+        `generation ${N} of scope ${scopeKey} is committed, but the record of run ${run.id} could not be written: ${text((recordError as Error).message, "unknown error").split("\n")[0]}`,
       );
     }
   }
