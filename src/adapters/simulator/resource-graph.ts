@@ -100,6 +100,13 @@ export function prepareResourceGraph(bodyText: string | undefined, index: Estate
     for (const s of subscriptions) if (index.isReadable(s)) req.scopeSubs.add(s.toLowerCase());
   } else if (managementGroups) {
     req.groups = managementGroups.map((g) => g.toLowerCase());
+    // As Azure answers a management group that does not exist (or that the caller cannot see).
+    const known = index.knownGroups();
+    const unknown = managementGroups.find((g) => !known.has(g.toLowerCase()));
+    if (unknown !== undefined) {
+      const message = `The provided management groups must be valid. Given: '${unknown}'.`;
+      return armError(400, "BadRequest", message, [{ code: "ManagementGroupsContainInvalidIds", message }]);
+    }
     for (const sub of index.subscriptions.keys()) if (req.groups.some((g) => index.subscriptionUnder(sub, g))) req.scopeSubs.add(sub);
   } else {
     for (const sub of index.subscriptions.keys()) req.scopeSubs.add(sub);

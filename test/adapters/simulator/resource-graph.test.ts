@@ -95,6 +95,12 @@ describe("ARM simulator: Resource Graph scoping", () => {
     expect(x).toEqual([]);
   });
 
+  it("answers a management group that does not exist with 400 ManagementGroupsContainInvalidIds, as Azure", async () => {
+    const err = await rejection(client.resources({ query: REGISTRIES, managementGroups: ["no-such-group"] }));
+    expect(err.statusCode).toBe(400);
+    expect(err.message).toMatch(/management groups must be valid.*no-such-group/);
+  });
+
   it("scopes management groups by the subscriptions' ancestor chains (case-insensitive)", async () => {
     const corp = await queryAll(client, REGISTRIES, { managementGroups: ["CORP"] });
     expect(corp.map((r) => r.subscriptionId)).toEqual([SUB_A, SUB_A, SUB_C]);
