@@ -139,7 +139,7 @@ export function inferAttachments(idx: InventoryIndex, previous: Pick<StoredState
           idx.missedFor("roleAssignments", sub) ||
           idx.missedFor("roleAssignments", cluster.subscriptionId) ||
           idx.missedFor("roleDefinitions", sub);
-        if (grantUnseen && (known || idx.visibility(sub) !== "visible")) add(cluster, registryId, "remembered");
+        if (grantUnseen && (known || idx.visibility(sub) !== "visible")) add(cluster, registryId, "remembered", { carried: ["granted"] });
       }
     } else {
       for (const p of prev) {

@@ -6,7 +6,7 @@ import { hiddenAttachedRegistries, inferAttachments } from "./attachments.js";
 import type { Cloud } from "./clouds.js";
 import { DriftTracker, previousKubelets } from "./drift.js";
 import { ExemptionMatcher } from "./exemptions.js";
-import type { Attachment, Finding } from "./findings.js";
+import type { Attachment, AttachmentSource, Finding } from "./findings.js";
 import { CHANGES, STATUSES } from "./findings.js";
 import { emptyNetworkFacts, type Cluster, type Inventory, type NetworkFacts, type Registry, type RoleAssignment } from "./inventory.js";
 import { InventoryIndex } from "./inventory-index.js";
@@ -27,7 +27,7 @@ import type {
   SubjectFilter,
 } from "./ports.js";
 import { RUN_RECORD_FAILED, scopeKeyOf } from "./ports.js";
-import { parentOf, roleDefinitionGuid, subscriptionOf, uniqueIds } from "./resource-id.js";
+import { normalizeId, parentOf, roleDefinitionGuid, subscriptionOf, uniqueIds } from "./resource-id.js";
 import { earlySteps, evaluateLate, hasManagedKubelet, interleave, type EarlyEvaluations } from "./rules.js";
 import { remediate } from "./remediation.js";
 
@@ -361,10 +361,19 @@ export function assess(
 
 /** What to remember: current attachments, plus remembered pairs of clusters that are not visible now. */
 export function attachmentsToRemember(index: InventoryIndex, attachments: Attachment[], previous: StoredState): StoredAttachment[] {
-  const out: StoredAttachment[] = attachments.map((a) => ({ clusterId: a.clusterId, registryId: a.registryId, sources: a.sources }));
+  const order: AttachmentSource[] = ["granted", "declared", "remembered"];
+  const out: StoredAttachment[] = attachments.map((a) => ({
+    clusterId: a.clusterId,
+    registryId: a.registryId,
+    // A pair kept on a grant this run could not see stays a granted one for the next run.
+    sources: a.carried ? order.filter((s) => a.sources.includes(s) || a.carried!.includes(s)) : a.sources,
+  }));
+  const forgotten = new Set(previous.forgotten.map((f) => `${normalizeId(f.clusterId)}|${normalizeId(f.registryId)}`));
   for (const p of previous.attachments) {
     if (index.clusters.has(p.clusterId)) continue;
-    if (index.visibilityOfId(p.clusterId) !== "visible") out.push(p); // not visible: keep remembering
+    // Not visible: keep remembering, unless it was forgotten (the request is consumed by this run).
+    if (forgotten.has(`${normalizeId(p.clusterId)}|${normalizeId(p.registryId)}`)) continue;
+    if (index.visibilityOfId(p.clusterId) !== "visible") out.push(p);
   }
   return out;
 }

@@ -78,7 +78,12 @@ export class DriftTracker {
     const k = findingKey(e);
     if (this.seen.has(k)) return undefined;
     this.seen.add(k);
-    if (e.ruleId === "network.path" && e.status === "unknown" && e.reason === NOT_VISIBLE && e.clusterId && e.registryId) {
+    if (
+      e.ruleId === "network.path" &&
+      e.clusterId &&
+      e.registryId &&
+      ((e.status === "unknown" && e.reason === NOT_VISIBLE) || e.evidence.privatePathUnknown === true)
+    ) {
       this.pathUnknown.add(pairKey(e.clusterId, e.registryId));
     }
     const prev = this.prevByKey.get(k);

@@ -69,4 +69,9 @@ export interface Attachment {
   declaredAs?: string;
   /** True when the declared entry could not be resolved to a registry ID. */
   unresolved?: boolean;
+  /**
+   * Sources of the previous run carried on although this run did not see them: a granted pair of a cluster
+   * with a declared list, kept because this run cannot see its grant (so the next run keeps it too).
+   */
+  carried?: AttachmentSource[];
 }

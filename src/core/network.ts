@@ -229,6 +229,14 @@ function evaluatePool(c: Cluster, pool: NodePool, r: Registry, idx: InventoryInd
   return { status: "fail", reason, evidence: fwEv };
 }
 
+/** A pool's private path cannot be ruled out: the registry has approved endpoints, and its VNet or one of them is not visible. */
+function privatePathUndetermined(c: Cluster, pool: NodePool, r: Registry, idx: InventoryIndex): boolean {
+  const approved = r.privateEndpointConnections.filter((p) => (p.status ?? "").toLowerCase() === "approved" && p.privateEndpointId);
+  if (!approved.length) return false;
+  if (!poolVnet(c, pool, idx).vnet) return true;
+  return approved.some((conn) => !idx.privateEndpoints.get(conn.privateEndpointId!)?.subnetId);
+}
+
 const STATUS_ORDER: Status[] = ["fail", "unknown", "pass"];
 
 export function evaluateNetwork(c: Cluster, r: Registry, idx: InventoryIndex): Evaluation[] {
@@ -236,7 +244,13 @@ export function evaluateNetwork(c: Cluster, r: Registry, idx: InventoryIndex): E
   const results = pools.map((p) => ({ pool: p, result: evaluatePool(c, p, r, idx) }));
   const worst = STATUS_ORDER.find((s) => results.some((x) => x.result.status === s)) ?? "pass";
   const decisive = results.find((x) => x.result.status === worst)!;
-  const evidence = { nodePools: results.map((x) => ({ status: x.result.status, reason: x.result.reason, ...x.result.evidence })) };
+  // Whether some pool could have a private path that this run cannot see (its VNet or an approved endpoint
+  // not read): then whether network.private-dns applies is not known either (drift keeps it not-visible).
+  const privatePathUnknown = results.some(({ pool, result }) => !result.privatePath && privatePathUndetermined(c, pool, r, idx));
+  const evidence = {
+    nodePools: results.map((x) => ({ status: x.result.status, reason: x.result.reason, ...x.result.evidence })),
+    ...(privatePathUnknown ? { privatePathUnknown: true } : {}),
+  };
   const out: Evaluation[] = [];
   const describe: Record<string, string> = {
     "public-access-disabled-no-private-endpoint": `registry ${r.name} has public access disabled and no approved private endpoint: pulls fail with 403 "client with IP ... is not allowed access"`,

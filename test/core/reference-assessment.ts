@@ -66,7 +66,13 @@ function driftOnce(evaluations: Evaluation[], previous: Finding[], idx: Inventor
   const seen = new Set<string>();
   const pathUnknown = new Set(
     evaluations
-      .filter((e) => e.ruleId === "network.path" && e.status === "unknown" && e.reason === NOT_VISIBLE && e.clusterId && e.registryId)
+      .filter(
+        (e) =>
+          e.ruleId === "network.path" &&
+          e.clusterId &&
+          e.registryId &&
+          ((e.status === "unknown" && e.reason === NOT_VISIBLE) || e.evidence.privatePathUnknown === true),
+      )
       .map((e) => pairKey(e.clusterId!, e.registryId!)),
   );
   for (const e of evaluations) {

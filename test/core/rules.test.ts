@@ -2,7 +2,7 @@ import { describe, expect, test } from "vitest";
 import { inferAttachments } from "../../src/core/attachments.js";
 import { ExemptionMatcher, parseExemptTag } from "../../src/core/exemptions.js";
 import { previousKubelets } from "../../src/core/drift.js";
-import { assess } from "../../src/core/audit.js";
+import { assess, attachmentsToRemember } from "../../src/core/audit.js";
 import type { Finding } from "../../src/core/findings.js";
 import type { StoredState } from "../../src/core/ports.js";
 import { evaluateAll } from "../../src/core/rules.js";
@@ -361,5 +361,74 @@ describe("kubelet identity of a cluster that was removed", () => {
     };
     expect(previousKubelets([removed]).size).toBe(0);
     expect(previousKubelets([{ ...removed, change: "unchanged" }]).get(clusterId("aks-1").toLowerCase())).toBe("old-identity");
+  });
+});
+
+describe("a granted pair kept by a declared list while its grant cannot be seen", () => {
+  test("stays kept run after run of the outage, and ends once the grant is visibly gone", () => {
+    const tag = { tags: { "aks-acr-audit-registries": "b" } };
+    const granted = inventory({
+      clusters: [cluster("aks", tag)],
+      registries: [registry("a"), registry("b")],
+      roleAssignments: [assign("AcrPull", registryId("a"))],
+    });
+    const idx1 = index(granted);
+    const first = inferAttachments(idx1, emptyState());
+    expect(first.map((a) => `${a.registryId.split("/").pop()}:${a.sources.join("+")}`).sort()).toEqual(["a:granted", "b:declared"]);
+    let state: StoredState = { ...emptyState(), attachments: attachmentsToRemember(idx1, first, emptyState()) };
+    // Two runs in a row that cannot read role assignments: the pair to a is kept both times.
+    const outage = inventory({ clusters: [cluster("aks", tag)], registries: [registry("a"), registry("b")], missed: ["roleAssignments"] });
+    for (let run = 0; run < 2; run++) {
+      const idx = index(outage);
+      const atts = inferAttachments(idx, state);
+      expect(atts.map((a) => a.registryId.split("/").pop()).sort(), `outage run ${run}`).toEqual(["a", "b"]);
+      state = { ...state, attachments: attachmentsToRemember(idx, atts, state) };
+      expect(state.attachments.find((a) => a.registryId.endsWith("/a"))?.sources).toContain("granted");
+    }
+    // Assignments readable again, the grant gone: the declared list is authoritative, the pair ends.
+    const after = inventory({ clusters: [cluster("aks", tag)], registries: [registry("a"), registry("b")] });
+    expect(inferAttachments(index(after), state).map((a) => a.registryId.split("/").pop())).toEqual(["b"]);
+  });
+
+  test("a forgotten pair of a cluster that is not visible is not remembered any more", () => {
+    const hidden = clusterId("aks", OTHER_SUB);
+    const inv = inventory({ registries: [registry("a")], failedSubscriptions: [OTHER_SUB] });
+    const previous: StoredState = {
+      ...emptyState(),
+      attachments: [{ clusterId: hidden, registryId: registryId("a"), sources: ["granted"] }],
+      forgotten: [{ clusterId: hidden.toUpperCase(), registryId: registryId("a"), requestedAt: "2026-11-01T00:00:00Z" }],
+    };
+    expect(attachmentsToRemember(index(inv), [], previous)).toEqual([]);
+    expect(attachmentsToRemember(index(inv), [], { ...previous, forgotten: [] })).toHaveLength(1);
+  });
+});
+
+describe("network.private-dns when the private path cannot be ruled out", () => {
+  test("an approved endpoint this run cannot read keeps an earlier private-dns finding not-visible, even when the public path passes", () => {
+    const pe = `/subscriptions/${OTHER_SUB}/resourceGroups/rg-hub/providers/Microsoft.Network/privateEndpoints/pe-a`;
+    const reg = registry("a", {
+      privateEndpointConnections: [{ id: `${registryId("a")}/privateEndpointConnections/x`, privateEndpointId: pe, status: "Approved" }],
+    });
+    const inv = inventory({ clusters: [cluster("aks")], registries: [reg], roleAssignments: [assign("AcrPull", registryId("a"))] });
+    const earlier: Finding = {
+      ruleId: "network.private-dns",
+      status: "fail",
+      severity: "high",
+      clusterId: clusterId("aks"),
+      registryId: registryId("a"),
+      reason: "zone-not-linked",
+      message: "m",
+      evidence: {},
+      change: "new",
+      previousStatus: null,
+      subscriptionId: SUB,
+    };
+    const { findings } = run(inv, {
+      ...emptyState(),
+      findings: [earlier],
+      attachments: [{ clusterId: clusterId("aks"), registryId: registryId("a"), sources: ["granted"] }],
+    });
+    expect(find(findings, "network.path", "/a")).toMatchObject({ status: "pass", evidence: { privatePathUnknown: true } });
+    expect(find(findings, "network.private-dns", "/a")).toMatchObject({ status: "unknown", reason: "not-visible", change: "changed" });
   });
 });
