@@ -245,11 +245,16 @@ async function cmdTriage(args: string[], io: Io): Promise<number> {
     fs.existsSync(path.resolve(DEFAULT_DATA_DIR));
   let previous: StoredState | undefined;
   if (hasStore) {
-    const store = await openStore({ dataDir, env: io.env });
     try {
-      previous = await store.store.loadState(scopeKeyOf(scope));
-    } finally {
-      await store.close();
+      const store = await openStore({ dataDir, env: io.env });
+      try {
+        previous = await store.store.loadState(scopeKeyOf(scope));
+      } finally {
+        await store.close();
+      }
+    } catch (err) {
+      // Triage needs no store: without one it only misses remembered attachments; say so and go on.
+      io.err(`aks-acr-audit: triage goes on without the store's remembered attachments: ${(err as Error).message.split("\n")[0]}`);
     }
   }
   const discovery = await openDiscovery({

@@ -245,12 +245,16 @@ describe("serve", () => {
     expect(await serving).toBe(0);
   });
 
-  test("without --estate, triage answers 503 naming the fix (the local default never reaches Azure)", async () => {
+  test("without --estate, triage and POST /api/runs answer 503 naming the fix (the local default never reaches Azure)", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cli-serve-noestate-"));
     const { url, stop, serving } = await serve(dir);
     const res = await fetch(`${url}/api/triage?cluster=aks-a`);
     expect(res.status).toBe(503);
     expect(JSON.stringify(await res.json())).toMatch(/--estate/);
+    // POST /api/runs says the same at once, and records no run.
+    const started = await fetch(`${url}/api/runs`, { method: "POST" });
+    expect(started.status).toBe(503);
+    expect(((await (await fetch(`${url}/api/runs`)).json()) as { value: unknown[] }).value).toEqual([]);
     stop();
     expect(await serving).toBe(0);
   });

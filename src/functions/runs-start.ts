@@ -5,7 +5,7 @@
 import { flushTelemetry } from "../telemetry-setup.js"; // first: Application Insights starts before the Azure SDK modules load
 import { app, type HttpRequest, type InvocationContext } from "@azure/functions";
 import { defaultRunId, emptyCounts, runAudit } from "../core/audit.js";
-import type { Lease, RunRecord } from "../core/ports.js";
+import type { DiscoveryPort, Lease, RunRecord } from "../core/ports.js";
 import { invalidateReadCache } from "../api/cache.js";
 import { ApiError } from "../api/errors.js";
 import { childLink, handler, jsonResponse, readJsonObject } from "../api/http.js";
@@ -32,10 +32,9 @@ const log = {
   error: (message: string, err: unknown): void => console.error(message, err),
 };
 
-async function audit(rt: AppRuntime, run: RunRecord, lease: Lease): Promise<void> {
+async function audit(rt: AppRuntime, run: RunRecord, lease: Lease, discovery: DiscoveryPort): Promise<void> {
   let started = false;
   try {
-    const discovery = rt.newDiscovery();
     started = true; // from here on runAudit releases the lease
     const result = await runAudit(
       { discovery, store: rt.store },
@@ -84,6 +83,9 @@ export const runsStart = handler("runs-start", async (request: HttpRequest, cont
   if (extra !== undefined)
     throw new ApiError("InvalidRequestBody", `POST /api/runs takes no properties (got ${quote(extra, 60)}).`, extra.slice(0, 100));
   const rt = await getRuntime();
+  // Built before anything is recorded: a runtime that cannot reach a tenant (the local server without
+  // --estate) answers 503 now instead of recording a run that fails in the background.
+  const discovery = rt.newDiscovery();
   const holder = `${rt.holder}:api:${context.invocationId}`;
   const lease = await rt.store.acquireLease(rt.scopeKey, holder, RUN_LEASE_SECONDS);
   if (!lease.acquired) {
@@ -113,7 +115,7 @@ export const runsStart = handler("runs-start", async (request: HttpRequest, cont
     await rt.store.releaseLease(lease.lease).catch(() => undefined);
     throw err;
   }
-  const task = audit(rt, run, lease.lease);
+  const task = audit(rt, run, lease.lease, discovery);
   pending.add(task);
   void task.finally(() => pending.delete(task));
   return jsonResponse(202, { id: run.id, status: "running" }, { location: childLink(request, run.id) });
