@@ -10,7 +10,8 @@ import type { AuditStore } from "./core/ports.js";
 import type { ResourceGraphDiscovery } from "./adapters/resource-graph/discovery.js";
 import { ArmSimulator, loadEstateFile, simulatorCredential, type Estate } from "./adapters/simulator/index.js";
 import { AZURITE_ACCOUNT, AZURITE_KEY } from "./adapters/table-store/embedded-azurite.js";
-import { openSharedAzurite } from "./adapters/table-store/shared-azurite.js";
+import { openSharedAzurite, type SharedAzurite } from "./adapters/table-store/shared-azurite.js";
+import { createDefaultHttpClient, type HttpClient, type PipelineRequest, type PipelineResponse } from "@azure/core-rest-pipeline";
 import { createTableStore, createTableStoreFromConnectionString } from "./adapters/table-store/index.js";
 import { azureCredential, buildDiscovery } from "./composition-root.js";
 
@@ -94,17 +95,62 @@ export async function openStore(opts: { dataDir?: string; env: Record<string, st
   } catch (err) {
     throw new Error(`Cannot start the embedded store in ${dataDir}: ${(err as Error).message.split("\n")[0]}`, { cause: err });
   }
+  const transport = new SharedStoreTransport(azurite, () => openSharedAzurite(dataDir));
   try {
     const store = await createTableStore({
       endpoint: azurite.tableUrl,
       credential: new AzureNamedKeyCredential(AZURITE_ACCOUNT, AZURITE_KEY),
       allowInsecureConnection: true,
       tablePrefix: prefix,
+      httpClient: transport,
     });
     const description = `embedded Azurite in ${dataDir}${azurite.shared ? ` (run by process ${azurite.ownerPid})` : ""}`;
-    return { store, description, close: () => azurite.stop() };
+    return { store, description, close: () => transport.azurite.stop() };
   } catch (err) {
     await azurite.stop().catch(() => undefined);
     throw new Error(`Cannot open the embedded store in ${dataDir}: ${(err as Error).message.split("\n")[0]}`, { cause: err });
+  }
+}
+
+/**
+ * The transport of a store on a shared embedded Azurite. When the server another process ran is gone (that
+ * process exited), the directory is opened again, this process then owning a server of its own over the
+ * file the other one saved, and the request goes there (the shared key signs paths, not hosts).
+ */
+class SharedStoreTransport implements HttpClient {
+  private readonly inner = createDefaultHttpClient();
+  private readonly origins = new Set<string>();
+  private reopening: Promise<SharedAzurite> | undefined;
+
+  constructor(
+    public azurite: SharedAzurite,
+    private readonly reopen: () => Promise<SharedAzurite>,
+  ) {
+    this.origins.add(new URL(azurite.tableUrl).origin);
+  }
+
+  async sendRequest(request: PipelineRequest): Promise<PipelineResponse> {
+    this.route(request);
+    try {
+      return await this.inner.sendRequest(request);
+    } catch (err) {
+      if (!this.azurite.shared || (err as { code?: unknown }).code !== "ECONNREFUSED") throw err;
+      const gone = this.azurite;
+      this.reopening ??= this.reopen().finally(() => (this.reopening = undefined));
+      const next = await this.reopening;
+      if (this.azurite === gone) {
+        this.azurite = next;
+        this.origins.add(new URL(next.tableUrl).origin);
+      }
+      this.route(request);
+      return this.inner.sendRequest(request);
+    }
+  }
+
+  /** Points a request at the current server (it may name one that has gone). */
+  private route(request: PipelineRequest): void {
+    const u = new URL(request.url);
+    const current = new URL(this.azurite.tableUrl).origin;
+    if (u.origin !== current && this.origins.has(u.origin)) request.url = current + request.url.slice(u.origin.length);
   }
 }

@@ -43,15 +43,40 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Whether an Azurite answers at `tableUrl` (any HTTP answer counts; only loopback URLs are tried). */
+/** Whether Azurite's Table service answers at `tableUrl` (its Server header says so; only loopback is tried). */
 async function answers(tableUrl: string): Promise<boolean> {
   const u = new URL(tableUrl);
   if (u.hostname !== "127.0.0.1") return false;
   try {
-    await fetch(`${u.origin}/`, { signal: AbortSignal.timeout(2000) });
-    return true;
+    const r = await fetch(`${u.origin}/`, { signal: AbortSignal.timeout(2000) });
+    // Another server on a reused port (the owner's PID reused too) is not ours.
+    return /^Azurite-Table\//i.test(r.headers.get("server") ?? "");
   } catch {
     return false;
+  }
+}
+
+/**
+ * Runs `fn` holding `dir`'s takeover mutex (a directory: mkdir is atomic), so that two processes finding
+ * the same stale lock do not both remove it and start two servers. A mutex older than 30 s is a dead one.
+ */
+async function withTakeover<T>(lock: string, fn: () => T): Promise<T | undefined> {
+  const mutex = `${lock}.takeover`;
+  try {
+    fs.mkdirSync(mutex);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    try {
+      if (Date.now() - fs.statSync(mutex).mtimeMs > 30_000) fs.rmSync(mutex, { recursive: true, force: true });
+    } catch {
+      // gone meanwhile
+    }
+    return undefined;
+  }
+  try {
+    return fn();
+  } finally {
+    fs.rmSync(mutex, { recursive: true, force: true });
   }
 }
 
@@ -93,7 +118,14 @@ export async function openSharedAzurite(dataDir: string, waitMs = 15_000): Promi
       await sleep(100);
       if (readLock(lock)) continue;
     }
-    fs.rmSync(lock, { force: true });
+    // Under the mutex, and only if the lock is still the one judged stale (not a new owner's meanwhile).
+    const removed = await withTakeover(lock, () => {
+      const now = readLock(lock);
+      if (now && (now.pid !== held?.pid || now.tableUrl !== held?.tableUrl)) return false;
+      fs.rmSync(lock, { force: true });
+      return true;
+    });
+    if (!removed) await sleep(50 + Math.random() * 100);
   }
 }
 

@@ -42,6 +42,39 @@ describe("shared embedded Azurite", () => {
     }
   });
 
+  test("when the process that runs the server exits, a store that shared it goes on over a server of its own", async () => {
+    const dir = tmp("handover");
+    const owner = await openStore({ dataDir: dir, env: {} });
+    const sharer = await openStore({ dataDir: dir, env: {} });
+    const { run } = await commit(owner.store as TableAuditStore, "tenant", estate(3, 1));
+    await owner.close();
+    try {
+      // The first request after the owner left meets a closed port, takes the directory over and is resent.
+      expect((await sharer.store.getRun("tenant", run.id))?.id).toBe(run.id);
+      expect(JSON.parse(fs.readFileSync(path.join(dir, LOCK_FILE), "utf8"))).toMatchObject({ pid: process.pid });
+      expect((await sharer.store.loadState("tenant")).findings.length).toBeGreaterThan(0);
+    } finally {
+      await sharer.close();
+    }
+    expect(fs.existsSync(path.join(dir, LOCK_FILE))).toBe(false);
+  });
+
+  test("two processes finding the same stale lock start one server between them", async () => {
+    const dir = tmp("race");
+    const child = spawn(process.execPath, ["-e", ""], { stdio: "ignore" });
+    const pid = child.pid!;
+    await new Promise((r) => child.on("exit", r));
+    fs.writeFileSync(path.join(dir, LOCK_FILE), JSON.stringify({ pid, tableUrl: "http://127.0.0.1:9/devstoreaccount1" }));
+    const [a, b] = await Promise.all([openSharedAzurite(dir, 5000), openSharedAzurite(dir, 5000)]);
+    try {
+      expect([a.shared, b.shared].sort()).toEqual([false, true]);
+      expect(a.tableUrl).toBe(b.tableUrl);
+    } finally {
+      await b.stop();
+      await a.stop();
+    }
+  });
+
   test("a lock left by a process that died is taken over", async () => {
     const dir = tmp("stale");
     // A process that has exited: its PID is free.
