@@ -36,6 +36,8 @@ export class AuditError extends Error {
     readonly code: "LeaseHeld" | "DiscoveryFailed" | "StoreFailed",
     message: string,
     readonly run?: RunRecord,
+    /** The run's state was committed (only its run record is missing): it must not be recorded as failed. */
+    readonly committed = false,
   ) {
     super(message);
   }
@@ -467,6 +469,7 @@ export async function runAudit(deps: { discovery: DiscoveryPort; store: AuditSto
             "StoreFailed",
             `The run's findings were stored (they are the current state), but its run record could not be written: ${(err as Error).message.split("\n")[0]}`,
             run,
+            true,
           );
         }
         throw new AuditError(

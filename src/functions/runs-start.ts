@@ -4,7 +4,7 @@
  */
 import { flushTelemetry } from "../telemetry-setup.js"; // first: Application Insights starts before the Azure SDK modules load
 import { app, type HttpRequest, type InvocationContext } from "@azure/functions";
-import { defaultRunId, emptyCounts, runAudit } from "../core/audit.js";
+import { AuditError, defaultRunId, emptyCounts, runAudit } from "../core/audit.js";
 import type { DiscoveryPort, Lease, RunRecord } from "../core/ports.js";
 import { invalidateReadCache } from "../api/cache.js";
 import { ApiError } from "../api/errors.js";
@@ -53,6 +53,8 @@ async function audit(rt: AppRuntime, run: RunRecord, lease: Lease, discovery: Di
   } catch (err) {
     log.error(`runs-start: run ${run.id} failed`, err);
     if (!started) await rt.store.releaseLease(lease).catch(() => undefined);
+    // Committed without its record: the state is the run's, so it is not recorded as failed here either.
+    if (err instanceof AuditError && err.committed) return;
     // runAudit records its own failures once the run has started; before that (e.g. the store could not be
     // read), the record written here would stay `running`.
     try {

@@ -327,6 +327,7 @@ describe("staged assessment", () => {
     const err = (await auditEstate(file, store).catch((e: unknown) => e)) as { code?: string; message: string };
     expect(err.code).toBe("StoreFailed");
     expect(err.message).toMatch(/findings were stored/);
+    expect((err as { committed?: boolean }).committed).toBe(true);
     expect(failRuns).toBe(0);
     expect((await store.loadState("tenant")).findings.length).toBeGreaterThan(0);
   });
