@@ -4,7 +4,7 @@
  */
 import { hiddenAttachedRegistries, inferAttachments } from "./attachments.js";
 import type { Cloud } from "./clouds.js";
-import { DriftTracker, previousKubelets } from "./drift.js";
+import { DriftTracker, pairKey, previousKubelets } from "./drift.js";
 import { ExemptionMatcher } from "./exemptions.js";
 import type { Attachment, AttachmentSource, Finding } from "./findings.js";
 import { CHANGES, STATUSES } from "./findings.js";
@@ -338,7 +338,8 @@ export class Assessment {
       late,
     ))
       if (f) findings.push(f);
-    for (const f of this.drift.notSeen(index, attachments)) findings.push(this.settle(f, index)!);
+    const forgotten = new Set(this.previous.forgotten.map((f) => pairKey(f.clusterId, f.registryId)));
+    for (const f of this.drift.notSeen(index, attachments, forgotten)) findings.push(this.settle(f, index)!);
     this.drift.release();
     return { findings, warnings: this.exemptions!.warnings };
   }

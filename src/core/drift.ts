@@ -26,7 +26,12 @@ export function dispositionOf(
   idx: InventoryIndex,
   attachments: Map<string, Attachment>,
   pathUnknown?: ReadonlySet<string>,
+  forgotten?: ReadonlySet<string>,
 ): Disposition {
+  // Forgotten through the API: the attachment visibly ended, whether its cluster is visible or not.
+  if (prev.clusterId && prev.registryId && forgotten?.has(pairKey(prev.clusterId, prev.registryId))) {
+    return { kind: "removed", why: "attachment forgotten" };
+  }
   if (prev.clusterId) {
     const cluster = idx.clusters.get(prev.clusterId);
     if (!cluster) {
@@ -100,8 +105,11 @@ export class DriftTracker {
     this.pathUnknown.clear();
   }
 
-  /** The previous findings no evaluation matched: removed, or not visible. Call once, after every `current`. */
-  notSeen(idx: InventoryIndex, attachments: Attachment[]): Finding[] {
+  /**
+   * The previous findings no evaluation matched: removed, or not visible. Call once, after every `current`.
+   * `forgotten`: pairs (`pairKey`) forgotten through the API since the previous run.
+   */
+  notSeen(idx: InventoryIndex, attachments: Attachment[], forgotten?: ReadonlySet<string>): Finding[] {
     const attByKey = new Map<string, Attachment>();
     for (const a of attachments) attByKey.set(pairKey(a.clusterId, a.registryId), a);
     const out: Finding[] = [];
@@ -109,7 +117,7 @@ export class DriftTracker {
       const k = findingKey(prev);
       if (this.seen.has(k) || prev.change === "removed") continue;
       this.seen.add(k);
-      const d = dispositionOf(prev, idx, attByKey, this.pathUnknown);
+      const d = dispositionOf(prev, idx, attByKey, this.pathUnknown, forgotten);
       if (d.kind === "removed") {
         out.push({ ...prev, change: "removed", previousStatus: prev.status, evidence: { ...prev.evidence, removedBecause: d.why } });
       } else {

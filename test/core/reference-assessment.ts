@@ -57,7 +57,13 @@ function evaluateAllOnce(idx: InventoryIndex, attachments: Attachment[], opts: R
   return out;
 }
 
-function driftOnce(evaluations: Evaluation[], previous: Finding[], idx: InventoryIndex, attachments: Attachment[]): Finding[] {
+function driftOnce(
+  evaluations: Evaluation[],
+  previous: Finding[],
+  idx: InventoryIndex,
+  attachments: Attachment[],
+  forgotten: ReadonlySet<string>,
+): Finding[] {
   const prevByKey = new Map<string, Finding>();
   for (const p of previous) prevByKey.set(findingKey(p), p);
   const attByKey = new Map<string, Attachment>();
@@ -89,7 +95,7 @@ function driftOnce(evaluations: Evaluation[], previous: Finding[], idx: Inventor
     const k = findingKey(prev);
     if (seen.has(k) || prev.change === "removed") continue;
     seen.add(k);
-    const d = dispositionOf(prev, idx, attByKey, pathUnknown);
+    const d = dispositionOf(prev, idx, attByKey, pathUnknown, forgotten);
     if (d.kind === "removed") {
       out.push({ ...prev, change: "removed", previousStatus: prev.status, evidence: { ...prev.evidence, removedBecause: d.why } });
     } else {
@@ -186,7 +192,8 @@ export function referenceAssessment(
     previousKubelet: kubeletsOf(previous.findings),
     hiddenAttachedRegistries: hiddenAttachedRegistries(index, previous),
   });
-  const findings = driftOnce(evaluations, previous.findings, index, attachments);
+  const forgotten = new Set(previous.forgotten.map((f) => pairKey(f.clusterId, f.registryId)));
+  const findings = driftOnce(evaluations, previous.findings, index, attachments, forgotten);
   const warnings = exemptionsOnce(findings, index, previous.exemptions, now);
   for (const f of findings) f.remediation = remediate(f, index);
   return { findings, warnings };

@@ -432,3 +432,34 @@ describe("network.private-dns when the private path cannot be ruled out", () => 
     expect(find(findings, "network.private-dns", "/a")).toMatchObject({ status: "unknown", reason: "not-visible", change: "changed" });
   });
 });
+
+describe("forgetting a pair whose cluster is not visible", () => {
+  test("its findings are removed (the attachment visibly ended), not kept not-visible", () => {
+    const hidden = clusterId("aks", OTHER_SUB);
+    const inv = inventory({ registries: [registry("a")], failedSubscriptions: [OTHER_SUB] });
+    const earlier: Finding = {
+      ruleId: "pull.granted",
+      status: "pass",
+      severity: "high",
+      clusterId: hidden,
+      registryId: registryId("a"),
+      reason: null,
+      message: "m",
+      evidence: {},
+      change: "new",
+      previousStatus: null,
+      subscriptionId: OTHER_SUB,
+    };
+    const base = {
+      ...emptyState(),
+      findings: [earlier],
+      attachments: [{ clusterId: hidden, registryId: registryId("a"), sources: ["granted" as const] }],
+    };
+    expect(find(run(inv, base).findings, "pull.granted", "/a")).toMatchObject({ status: "unknown", reason: "not-visible" });
+    const forgotten = run(inv, {
+      ...base,
+      forgotten: [{ clusterId: hidden, registryId: registryId("A"), requestedAt: "2026-11-01T00:00:00Z" }],
+    });
+    expect(find(forgotten.findings, "pull.granted", "/a")).toMatchObject({ status: "pass", change: "removed" });
+  });
+});
