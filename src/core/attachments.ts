@@ -133,9 +133,10 @@ export function inferAttachments(idx: InventoryIndex, previous: Pick<StoredState
         const registryId = known ? known.id : p.registryId;
         if (out.has(key(cluster.id, registryId))) continue;
         const sub = subscriptionOf(registryId);
+        // (A cluster visibly without a kubelet identity holds no grant: not kept.)
+        if (!cluster.kubeletObjectId) continue;
         const grantUnseen =
           !known ||
-          !cluster.kubeletObjectId ||
           idx.missedFor("roleAssignments", sub) ||
           idx.missedFor("roleAssignments", cluster.subscriptionId) ||
           idx.missedFor("roleDefinitions", sub);

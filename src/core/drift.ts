@@ -28,8 +28,14 @@ export function dispositionOf(
   pathUnknown?: ReadonlySet<string>,
   forgotten?: ReadonlySet<string>,
 ): Disposition {
-  // Forgotten through the API: the attachment visibly ended, whether its cluster is visible or not.
-  if (prev.clusterId && prev.registryId && forgotten?.has(pairKey(prev.clusterId, prev.registryId))) {
+  // Forgotten through the API, and not inferred again this run (still declared or granted): the attachment
+  // visibly ended, whether its cluster is visible or not.
+  if (
+    prev.clusterId &&
+    prev.registryId &&
+    forgotten?.has(pairKey(prev.clusterId, prev.registryId)) &&
+    !attachments.has(pairKey(prev.clusterId, prev.registryId))
+  ) {
     return { kind: "removed", why: "attachment forgotten" };
   }
   if (prev.clusterId) {

@@ -463,3 +463,30 @@ describe("forgetting a pair whose cluster is not visible", () => {
     expect(find(forgotten.findings, "pull.granted", "/a")).toMatchObject({ status: "pass", change: "removed" });
   });
 });
+
+describe("forgetting a pair that is still declared", () => {
+  test("its findings are not removed while the pair is inferred again (here: the registry is not visible)", () => {
+    const c = cluster("aks", { tags: { "aks-acr-audit-registries": registryId("a", OTHER_SUB) } });
+    const inv = inventory({ clusters: [c], failedSubscriptions: [OTHER_SUB] });
+    const earlier: Finding = {
+      ruleId: "pull.granted",
+      status: "pass",
+      severity: "high",
+      clusterId: c.id,
+      registryId: registryId("a", OTHER_SUB),
+      reason: null,
+      message: "m",
+      evidence: {},
+      change: "new",
+      previousStatus: null,
+      subscriptionId: SUB,
+    };
+    const r = run(inv, {
+      ...emptyState(),
+      findings: [earlier],
+      attachments: [{ clusterId: c.id, registryId: registryId("a", OTHER_SUB), sources: ["declared"] }],
+      forgotten: [{ clusterId: c.id, registryId: registryId("a", OTHER_SUB), requestedAt: "2026-11-01T00:00:00Z" }],
+    });
+    expect(find(r.findings, "pull.granted", "/a")).toMatchObject({ status: "unknown", reason: "not-visible" });
+  });
+});
