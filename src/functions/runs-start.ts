@@ -33,9 +33,8 @@ const log = {
 };
 
 async function audit(rt: AppRuntime, run: RunRecord, lease: Lease, discovery: DiscoveryPort): Promise<void> {
-  let started = false;
   try {
-    started = true; // from here on runAudit releases the lease
+    // runAudit releases the lease, whatever happens (the discovery was built before the lease was taken).
     const result = await runAudit(
       { discovery, store: rt.store },
       {
@@ -52,7 +51,6 @@ async function audit(rt: AppRuntime, run: RunRecord, lease: Lease, discovery: Di
     log.info(`runs-start: run ${run.id} finished: ${result.run.status}, ${result.findings.length} findings`);
   } catch (err) {
     log.error(`runs-start: run ${run.id} failed`, err);
-    if (!started) await rt.store.releaseLease(lease).catch(() => undefined);
     // Committed without its record: the state is the run's, so it is not recorded as failed here either.
     if (err instanceof AuditError && err.committed) return;
     // runAudit records its own failures once the run has started; before that (e.g. the store could not be
